@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import sensible from '@fastify/sensible';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { SourceConfig } from '@tenant-sync/config';
+import { splitList } from '@tenant-sync/config';
+import type { SourceDatabase } from '@tenant-sync/db';
+import { cacheMemberships, createTokenVerifier, tenantAuthPlugin } from '@tenant-sync/tenant-auth';
+import type { TlsMaterial } from '@tenant-sync/tls';
+import { setErrorHandler } from './error-handler.ts';
+import { clientCertificatePlugin } from './plugins/client-certificate.ts';
+import { referenceRoutes } from './routes/internal/index.ts';
+import { userRoutes } from './routes/users/index.ts';
+import { createTenancyQueries } from './tenancy.ts';
+
+export interface SourceDependencies {
+  config: SourceConfig;
+  db: Kysely<SourceDatabase>;
+  logger: Logger;
+  tls: TlsMaterial;
+}
+
+function baseServer(listener: string, { config, logger }: SourceDependencies, https: object): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger.child({ listener }),
+    https,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    requestIdLogLabel: 'reqId',
+    return503OnClosing: true,
+    // Unknown properties are refused rather than silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  setErrorHandler(app);
+  return app;
+}
+
+/** The public listener (:8001): TLS, bearer JWT, users of the caller's tenant only. */
+export async function buildPublicServer(deps: SourceDependencies) {
+  const { config, db, tls } = deps;
+  const app = baseServer('public', deps, { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }).withTypeProvider<TypeBoxTypeProvider>();
+  await app.register(helmet);
+  await app.register(sensible);
+
+  app.get('/health/live', async () => ({ status: 'ok' }));
+  app.get('/health/ready', async () => {
+    await sql`select 1`.execute(db);
+    return { status: 'ok' };
+  });
+
+  const tenancy = createTenancyQueries(db);
+  const verifyToken = createTokenVerifier({
+    publicKeyFile: config.JWT_PUBLIC_KEY_FILE,
+    jwksUrl: config.JWT_JWKS_URL,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    algorithms: splitList(config.JWT_ALGORITHMS),
+    clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
+  });
+  const lookupMembership = cacheMemberships(tenancy.membership, config.AUTH_CACHE_TTL_MS);
+
+  await app.register(async (authenticated) => {
+    await authenticated.register(tenantAuthPlugin, { verifyToken, lookupMembership });
+    await authenticated.register(userRoutes, { db });
+  });
+  return app;
+}
+
+/** The internal listener (:8441): mTLS, allow-listed services, the Reference API. */
+export async function buildInternalServer(deps: SourceDependencies) {
+  const { config, db, tls } = deps;
+  const app = baseServer('internal', deps, {
+    key: tls.key,
+    cert: tls.cert,
+    ca: tls.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  await app.register(helmet);
+
+  const tenancy = createTenancyQueries(db);
+  await app.register(clientCertificatePlugin, {
+    allowedClients: splitList(config.MTLS_ALLOWED_CLIENTS),
+    orgStatus: tenancy.orgStatus,
+  });
+  await app.register(referenceRoutes, { db, tenancy });
+  return app;
+}

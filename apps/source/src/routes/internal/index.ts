@@ -1,0 +1,58 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
+import { withTenant, type SourceDatabase } from '@tenant-sync/db';
+import { SRC_USER_NOT_FOUND } from '../../errors.ts';
+import type { TenancyQueries } from '../../tenancy.ts';
+import { toUser } from '../users/queries.ts';
+import { batchReferenceSchema, getReferenceSchema, listVersionsSchema, membershipSchema } from './schemas.ts';
+
+/** Entity types the Reference API serves; anything else is a plain 404. */
+const USER = 'user';
+
+/**
+ * The Reference API the consumer reads from. Every query runs in a transaction whose tenant is
+ * the validated X-Tenant-ID, so RLS decides what exists: another tenant's id is a 404.
+ */
+export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase>; tenancy: TenancyQueries }> = async (
+  app,
+  { db, tenancy },
+) => {
+  const meta = (tenantId: string) => ({ tenantId, retrievedAt: new Date().toISOString() });
+
+  app.get('/internal/sync/:type/:id', { schema: getReferenceSchema }, async (request) => {
+    if (request.params.type !== USER) throw new SRC_USER_NOT_FOUND();
+    const row = await withTenant(db, request.tenantId, (trx) =>
+      trx.selectFrom('users').selectAll().where('id', '=', request.params.id).executeTakeFirst(),
+    );
+    if (!row) throw new SRC_USER_NOT_FOUND();
+    return { data: toUser(row), _meta: meta(request.tenantId) };
+  });
+
+  app.post('/internal/sync/:type/batch', { schema: batchReferenceSchema }, async (request) => {
+    if (request.params.type !== USER) throw new SRC_USER_NOT_FOUND();
+    const ids = [...new Set(request.body.ids.map((id) => id.toLowerCase()))];
+    const rows = await withTenant(db, request.tenantId, (trx) => trx.selectFrom('users').selectAll().where('id', 'in', ids).execute());
+    const found = new Set(rows.map((row) => row.id));
+    return { data: rows.map(toUser), missing: ids.filter((id) => !found.has(id)), _meta: meta(request.tenantId) };
+  });
+
+  app.get('/internal/sync/:type', { schema: listVersionsSchema }, async (request) => {
+    if (request.params.type !== USER) throw new SRC_USER_NOT_FOUND();
+    const { limit, after } = request.query;
+    const rows = await withTenant(db, request.tenantId, (trx) => {
+      let query = trx.selectFrom('users').select(['id', 'version']).orderBy('id').limit(limit + 1);
+      if (after) query = query.where('id', '>', after);
+      return query.execute();
+    });
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((row) => ({ id: row.id, version: Number(row.version) })),
+      nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
+    };
+  });
+
+  app.get('/internal/tenancy/members/:subject', { schema: membershipSchema }, async (request) => {
+    const membership = await tenancy.membership(request.tenantId, request.params.subject);
+    return membership ?? { orgStatus: 'ACTIVE', role: null, memberStatus: null };
+  });
+};

@@ -1,0 +1,38 @@
+import { Type } from 'typebox';
+import { MembershipResponse, ReferenceBatchBody, ReferenceBatchResponse, ReferenceResponse } from '@tenant-sync/contracts';
+import { ErrorResponse } from '../users/schemas.ts';
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse };
+
+export const getReferenceSchema = {
+  params: Type.Object({ type: Type.String({ maxLength: 50 }), id: Type.String({ format: 'uuid' }) }),
+  response: { 200: ReferenceResponse, ...errors },
+};
+
+export const batchReferenceSchema = {
+  params: Type.Object({ type: Type.String({ maxLength: 50 }) }),
+  body: ReferenceBatchBody,
+  response: { 200: ReferenceBatchResponse, ...errors },
+};
+
+export const VersionPage = Type.Object({
+  items: Type.Array(Type.Object({ id: Type.String(), version: Type.Integer() })),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const listVersionsSchema = {
+  params: Type.Object({ type: Type.String({ maxLength: 50 }) }),
+  querystring: Type.Object(
+    {
+      limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1_000 }),
+      after: Type.Optional(Type.String({ format: 'uuid' })),
+    },
+    { additionalProperties: false },
+  ),
+  response: { 200: VersionPage, ...errors },
+};
+
+export const membershipSchema = {
+  params: Type.Object({ subject: Type.String({ minLength: 1, maxLength: 200 }) }),
+  response: { 200: MembershipResponse, ...errors },
+};

@@ -1,0 +1,70 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
+import { withTenant, type SourceDatabase } from '@tenant-sync/db';
+import { requireRole } from '@tenant-sync/tenant-auth';
+import { SRC_DUPLICATE_EMAIL, SRC_INVALID_CURSOR, SRC_USER_NOT_FOUND } from '../../errors.ts';
+import { decodeCursor, deleteUser, findUser, insertUser, listUsers, toUser, updateUser } from './queries.ts';
+import { createUserSchema, deleteUserSchema, getUserSchema, listUsersSchema, updateUserSchema } from './schemas.ts';
+
+const uniqueViolation = '23505';
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === uniqueViolation;
+}
+
+function traceparentOf(headers: Record<string, unknown>): string | undefined {
+  const value = headers.traceparent;
+  return typeof value === 'string' && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(value) ? value : undefined;
+}
+
+/** Users CRUD of the caller's tenant. Every query runs in a tenant transaction under RLS. */
+export const userRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase> }> = async (app, { db }) => {
+  const writer = { preHandler: requireRole('tenant_admin') };
+
+  app.post('/users', { schema: createUserSchema, ...writer }, async (request, reply) => {
+    const { orgId } = request.principal;
+    try {
+      const row = await withTenant(db, orgId, (trx) => insertUser(trx, orgId, request.body), {
+        traceparent: traceparentOf(request.headers),
+      });
+      return reply.code(201).send(toUser(row));
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new SRC_DUPLICATE_EMAIL();
+      throw error;
+    }
+  });
+
+  app.get('/users', { schema: listUsersSchema }, async (request) => {
+    const after = request.query.cursor ? decodeCursor(request.query.cursor) : null;
+    if (request.query.cursor && !after) throw new SRC_INVALID_CURSOR();
+    const { rows, nextCursor } = await withTenant(db, request.principal.orgId, (trx) => listUsers(trx, request.query.limit, after));
+    return { items: rows.map(toUser), nextCursor };
+  });
+
+  app.get('/users/:id', { schema: getUserSchema }, async (request) => {
+    const row = await withTenant(db, request.principal.orgId, (trx) => findUser(trx, request.params.id));
+    if (!row) throw new SRC_USER_NOT_FOUND();
+    return toUser(row);
+  });
+
+  app.patch('/users/:id', { schema: updateUserSchema, ...writer }, async (request) => {
+    try {
+      const row = await withTenant(db, request.principal.orgId, (trx) => updateUser(trx, request.params.id, request.body), {
+        traceparent: traceparentOf(request.headers),
+      });
+      if (!row) throw new SRC_USER_NOT_FOUND();
+      return toUser(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new SRC_DUPLICATE_EMAIL();
+      throw error;
+    }
+  });
+
+  app.delete('/users/:id', { schema: deleteUserSchema, ...writer }, async (request, reply) => {
+    const deleted = await withTenant(db, request.principal.orgId, (trx) => deleteUser(trx, request.params.id), {
+      traceparent: traceparentOf(request.headers),
+    });
+    if (!deleted) throw new SRC_USER_NOT_FOUND();
+    return reply.code(204).send();
+  });
+};

@@ -1,0 +1,21 @@
+import { Type } from 'typebox';
+import { CreateUserBody, UpdateUserBody, User, UserPage } from '@tenant-sync/contracts';
+
+export const ErrorResponse = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String() });
+
+const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse };
+
+export const createUserSchema = { body: CreateUserBody, response: { 201: User, 409: ErrorResponse, ...errors } };
+export const listUsersSchema = { querystring: PageQuery, response: { 200: UserPage, ...errors } };
+export const getUserSchema = { params: IdParams, response: { 200: User, ...errors } };
+export const updateUserSchema = { params: IdParams, body: UpdateUserBody, response: { 200: User, 409: ErrorResponse, ...errors } };
+export const deleteUserSchema = { params: IdParams, response: { 204: Type.Null(), ...errors } };

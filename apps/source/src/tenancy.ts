@@ -1,0 +1,32 @@
+import type { Kysely } from 'kysely';
+import type { SourceDatabase } from '@tenant-sync/db';
+import { withTenant } from '@tenant-sync/db';
+import type { Membership } from '@tenant-sync/tenant-auth';
+
+/** Organisation and membership look-ups, run under the organisation's own tenant context. */
+export function createTenancyQueries(db: Kysely<SourceDatabase>) {
+  return {
+    async membership(orgId: string, subject: string): Promise<Membership | null> {
+      const row = await withTenant(db, orgId, (trx) =>
+        trx
+          .selectFrom('organizations')
+          .leftJoin('memberships', (join) =>
+            join.onRef('memberships.org_id', '=', 'organizations.id').on('memberships.subject', '=', subject),
+          )
+          .select(['organizations.status as orgStatus', 'memberships.role', 'memberships.status as memberStatus'])
+          .where('organizations.id', '=', orgId)
+          .executeTakeFirst(),
+      );
+      return row ?? null;
+    },
+
+    async orgStatus(orgId: string): Promise<string | null> {
+      const row = await withTenant(db, orgId, (trx) =>
+        trx.selectFrom('organizations').select('status').where('id', '=', orgId).executeTakeFirst(),
+      );
+      return row?.status ?? null;
+    },
+  };
+}
+
+export type TenancyQueries = ReturnType<typeof createTenancyQueries>;

@@ -1,0 +1,24 @@
+import { Type, type Static } from 'typebox';
+import { jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { loadConfig } from './load-config.ts';
+
+export const consumerConfigSchema = Type.Object({
+  ...logging,
+  ...operations(9103),
+  ...tls('consumer'),
+  ...jwt,
+  ...kafka,
+  CONSUMER_DATABASE_URL: postgresUrl('postgres://consumer_app:consumer_app@127.0.0.1:5432/consumer_db'),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  KAFKA_GROUP_ID: Type.String({ minLength: 1, default: 'tenant-sync-consumer' }),
+  PUBLIC_HOST: Type.String({ default: '0.0.0.0' }),
+  PUBLIC_PORT: port(8002),
+  SOURCE_INTERNAL_URL: Type.String({ pattern: '^https://', default: 'https://localhost:8441' }),
+  CONSUMER_ID: Type.String({ minLength: 1, default: 'consumer' }),
+  FETCH_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
+});
+
+export type ConsumerConfig = Readonly<Static<typeof consumerConfigSchema>>;
+
+export const loadConsumerConfig = (env: NodeJS.ProcessEnv = process.env): ConsumerConfig =>
+  loadConfig(consumerConfigSchema, env);

@@ -1,0 +1,54 @@
+import path from 'node:path';
+import { Type } from 'typebox';
+
+/** The workspace root: development certificates and keys live under it by default. */
+export const workspaceRoot = path.resolve(import.meta.dirname, '../../..');
+
+const certsDir = path.join(workspaceRoot, 'certs');
+
+export const port = (defaultPort: number) => Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort });
+
+export const filePath = (defaultName: string) => Type.String({ minLength: 1, default: path.join(certsDir, defaultName) });
+
+export const postgresUrl = (defaultUrl: string) => Type.String({ pattern: '^postgres(ql)?://', default: defaultUrl });
+
+export const commaList = (defaultValue: string) => Type.String({ minLength: 1, default: defaultValue });
+
+export const logging = {
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' },
+  ),
+};
+
+export const operations = (defaultPort: number) => ({
+  OPS_HOST: Type.String({ default: '127.0.0.1' }),
+  OPS_PORT: port(defaultPort),
+});
+
+export const kafka = {
+  KAFKA_BROKERS: commaList('127.0.0.1:9092'),
+  KAFKA_TOPIC: Type.String({ minLength: 1, default: 'user-events' }),
+  KAFKA_DLQ_TOPIC: Type.String({ minLength: 1, default: 'user-events.dlq' }),
+};
+
+export const jwt = {
+  JWT_PUBLIC_KEY_FILE: filePath('jwt-public.pem'),
+  JWT_JWKS_URL: Type.Optional(Type.String({ pattern: '^https://' })),
+  JWT_ISSUER: Type.String({ minLength: 1, default: 'tenant-sync-dev' }),
+  JWT_AUDIENCE: Type.String({ minLength: 1, default: 'tenant-sync' }),
+  JWT_ALGORITHMS: commaList('ES256'),
+  JWT_CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
+  AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 300_000, default: 5_000 }),
+};
+
+export const tls = (certName: string) => ({
+  TLS_CA_FILE: filePath('ca.crt'),
+  TLS_CERT_FILE: filePath(`${certName}.crt`),
+  TLS_KEY_FILE: filePath(`${certName}.key`),
+});
+
+/** Splits a comma-separated setting into its trimmed, non-empty parts. */
+export function splitList(value: string): string[] {
+  return value.split(',').map((part) => part.trim()).filter(Boolean);
+}

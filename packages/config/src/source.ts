@@ -1,0 +1,22 @@
+import { Type, type Static } from 'typebox';
+import { commaList, jwt, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { loadConfig } from './load-config.ts';
+
+export const sourceConfigSchema = Type.Object({
+  ...logging,
+  ...operations(9101),
+  ...tls('source'),
+  ...jwt,
+  SOURCE_DATABASE_URL: postgresUrl('postgres://source_app:source_app@127.0.0.1:5432/source_db'),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  PUBLIC_HOST: Type.String({ default: '0.0.0.0' }),
+  PUBLIC_PORT: port(8001),
+  INTERNAL_HOST: Type.String({ default: '0.0.0.0' }),
+  INTERNAL_PORT: port(8441),
+  MTLS_ALLOWED_CLIENTS: commaList('consumer'),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10_485_760, default: 65_536 }),
+});
+
+export type SourceConfig = Readonly<Static<typeof sourceConfigSchema>>;
+
+export const loadSourceConfig = (env: NodeJS.ProcessEnv = process.env): SourceConfig => loadConfig(sourceConfigSchema, env);

@@ -1,0 +1,57 @@
+import { Type, type Static } from 'typebox';
+import Value from 'typebox/value';
+import { isOrgId } from './org-id.ts';
+
+export const EVENT_ACTIONS = ['CREATED', 'UPDATED', 'DELETED'] as const;
+export type EventAction = (typeof EVENT_ACTIONS)[number];
+
+/**
+ * The Kafka message value. References only: ids, tenant, action, version and time. It can
+ * never hold personal data: additional properties are refused on both sides.
+ */
+export const UserEvent = Type.Object(
+  {
+    event_id: Type.String({ format: 'uuid' }),
+    entity: Type.Object({ type: Type.Literal('USER'), id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
+    action: Type.Union(EVENT_ACTIONS.map((action) => Type.Literal(action))),
+    version: Type.Integer({ minimum: 1 }),
+    timestamp: Type.String({ format: 'date-time' }),
+    source_system: Type.String({ minLength: 1, maxLength: 100 }),
+    tenant_context: Type.Object({ org_id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+export type UserEvent = Static<typeof UserEvent>;
+
+/** Kafka header names. */
+export const EventHeaders = {
+  tenantId: 'x-tenant-id',
+  eventType: 'event-type',
+  eventId: 'event-id',
+  traceparent: 'traceparent',
+} as const;
+
+export type ParsedEvent = { ok: true; event: UserEvent } | { ok: false; reason: string };
+
+/**
+ * Parses and validates a message value and its tenant header. Everything the consumer acts on
+ * passes through here; a failure names the reason that goes to the dead-letter topic.
+ */
+export function parseUserEvent(value: Buffer | string | null | undefined, tenantHeader: string | undefined): ParsedEvent {
+  if (value === null || value === undefined) return { ok: false, reason: 'empty message' };
+  let body: unknown;
+  try {
+    body = JSON.parse(value.toString());
+  } catch {
+    return { ok: false, reason: 'value is not JSON' };
+  }
+  const orgId = (body as { tenant_context?: { org_id?: unknown } } | null)?.tenant_context?.org_id;
+  if (orgId === undefined) return { ok: false, reason: 'tenant_context.org_id is missing' };
+  if (!isOrgId(orgId)) return { ok: false, reason: 'tenant_context.org_id is not a valid org id' };
+  if (!Value.Check(UserEvent, body)) {
+    const [first] = [...Value.Errors(UserEvent, body)];
+    return { ok: false, reason: `invalid event: ${first ? `${first.instancePath || '/'} ${first.message}` : 'schema mismatch'}` };
+  }
+  if (tenantHeader !== orgId) return { ok: false, reason: 'tenant header does not match tenant_context.org_id' };
+  return { ok: true, event: body };
+}

@@ -1,0 +1,25 @@
+import { Kysely } from 'kysely';
+import { PostgresJSDialect } from 'kysely-postgres-js';
+import postgres from 'postgres';
+
+export interface DatabaseOptions {
+  url: string;
+  /** Maximum connections in the pool. */
+  poolSize?: number;
+  /** A name shown in pg_stat_activity. */
+  applicationName: string;
+}
+
+/** A Kysely instance over the `postgres` driver. Close it with `db.destroy()`. */
+export function createDatabase<DB>({ url, poolSize = 10, applicationName }: DatabaseOptions): Kysely<DB> {
+  const sql = postgres(url, {
+    max: poolSize,
+    idle_timeout: 30,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { application_name: applicationName },
+    // Read bigint columns (version, outbox id) as numbers: they stay far below 2^53.
+    types: { bigint: postgres.BigInt },
+  });
+  return new Kysely<DB>({ dialect: new PostgresJSDialect({ postgres: sql }) });
+}

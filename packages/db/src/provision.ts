@@ -1,0 +1,105 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import postgres from 'postgres';
+
+const migrationsDir = path.resolve(import.meta.dirname, '../migrations');
+
+/** The role that owns every table; nothing logs in as it. Migrations run under it. */
+export const OWNER_ROLE = 'tenant_sync_owner';
+
+/** Login roles of the apps, each with the least privilege its app needs. */
+export const APP_ROLES = {
+  source: 'source_app',
+  relay: 'relay_app',
+  consumer: 'consumer_app',
+} as const;
+
+export interface ProvisionOptions {
+  /** A superuser (or a member of the owner role with CREATEDB and CREATEROLE). */
+  adminUrl: string;
+  sourceDatabase: string;
+  consumerDatabase: string;
+  /** Passwords of the app roles; development defaults to the role name. */
+  passwords?: Partial<Record<keyof typeof APP_ROLES, string>>;
+  log?: (line: string) => void;
+}
+
+/**
+ * Creates the roles and the two databases when missing, then applies the numbered SQL files
+ * under migrations/<database> that have not run yet, each in its own transaction, as the
+ * owner role. Safe to run again.
+ */
+export async function provisionDatabases(options: ProvisionOptions): Promise<void> {
+  const log = options.log ?? (() => {});
+  const admin = postgres(options.adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await ensureRole(admin, OWNER_ROLE, null);
+    for (const [app, role] of Object.entries(APP_ROLES)) {
+      await ensureRole(admin, role, options.passwords?.[app as keyof typeof APP_ROLES] ?? role);
+    }
+    await admin`ALTER ROLE ${admin(APP_ROLES.relay)} SET idle_in_transaction_session_timeout = '10s'`;
+    await ensureDatabase(admin, options.sourceDatabase, [APP_ROLES.source, APP_ROLES.relay], log);
+    await ensureDatabase(admin, options.consumerDatabase, [APP_ROLES.consumer], log);
+  } finally {
+    await admin.end();
+  }
+  await migrate(withDatabase(options.adminUrl, options.sourceDatabase), 'source', log);
+  await migrate(withDatabase(options.adminUrl, options.consumerDatabase), 'consumer', log);
+}
+
+/** Drops databases made for a test run. */
+export async function dropDatabases(adminUrl: string, names: string[]): Promise<void> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    for (const name of names) await admin`DROP DATABASE IF EXISTS ${admin(name)} WITH (FORCE)`;
+  } finally {
+    await admin.end();
+  }
+}
+
+/** `url` with its database name replaced. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+async function ensureRole(admin: postgres.Sql, role: string, password: string | null): Promise<void> {
+  const [existing] = await admin`SELECT 1 FROM pg_roles WHERE rolname = ${role}`;
+  // CREATE/ALTER ROLE take no bind parameters: the server quotes the statement with format().
+  const [{ statement }] = (await admin`
+    SELECT format(${existing ? 'ALTER' : 'CREATE'} || ' ROLE %I ' || ${password === null ? 'NOLOGIN' : 'LOGIN PASSWORD %L'} || ' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE', ${role}::text, ${password}::text) AS statement
+  `) as unknown as [{ statement: string }];
+  await admin.unsafe(statement);
+}
+
+async function ensureDatabase(admin: postgres.Sql, name: string, connectRoles: string[], log: (line: string) => void) {
+  const [existing] = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`;
+  if (!existing) {
+    await admin`CREATE DATABASE ${admin(name)} OWNER ${admin(OWNER_ROLE)}`;
+    log(`created database ${name}`);
+  }
+  await admin`REVOKE ALL ON DATABASE ${admin(name)} FROM PUBLIC`;
+  for (const role of connectRoles) await admin`GRANT CONNECT ON DATABASE ${admin(name)} TO ${admin(role)}`;
+}
+
+async function migrate(url: string, set: 'source' | 'consumer', log: (line: string) => void): Promise<void> {
+  const db = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await db`SET ROLE ${db(OWNER_ROLE)}`;
+    await db`CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+    const applied = new Set((await db<{ name: string }[]>`SELECT name FROM schema_migrations`).map((row) => row.name));
+    const files = (await readdir(path.join(migrationsDir, set))).filter((file) => file.endsWith('.sql')).sort();
+    for (const file of files) {
+      if (applied.has(file)) continue;
+      const text = await readFile(path.join(migrationsDir, set, file), 'utf8');
+      await db.begin(async (trx) => {
+        await trx.unsafe(text);
+        await trx`INSERT INTO schema_migrations (name) VALUES (${file})`;
+      });
+      log(`applied ${set}/${file}`);
+    }
+  } finally {
+    await db.end();
+  }
+}

@@ -1,0 +1,39 @@
+import { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { Logger } from 'pino';
+
+export type Kafka = KafkaJS.Kafka;
+export type Producer = KafkaJS.Producer;
+export type Consumer = KafkaJS.Consumer;
+export type Admin = KafkaJS.Admin;
+export type { KafkaMessage, EachBatchPayload, IHeaders } from '@confluentinc/kafka-javascript/types/kafkajs.js';
+
+export interface KafkaOptions {
+  /** Comma-separated host:port list. */
+  brokers: string;
+  clientId: string;
+  logger: Logger;
+}
+
+/** A Kafka client (librdkafka underneath) that logs through pino. */
+export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka {
+  return new KafkaJS.Kafka({
+    kafkaJS: {
+      brokers: brokers.split(',').map((broker) => broker.trim()),
+      clientId,
+      logger: pinoKafkaLogger(logger.child({ component: 'kafka' })),
+      logLevel: KafkaJS.logLevel.WARN,
+    },
+  });
+}
+
+function pinoKafkaLogger(logger: Logger): KafkaJS.Logger {
+  const adapter: KafkaJS.Logger = {
+    info: (message, extra) => logger.info(extra ?? {}, message),
+    warn: (message, extra) => logger.warn(extra ?? {}, message),
+    error: (message, extra) => logger.error(extra ?? {}, message),
+    debug: (message, extra) => logger.debug(extra ?? {}, message),
+    namespace: (namespace) => pinoKafkaLogger(logger.child({ namespace })),
+    setLogLevel: () => {},
+  };
+  return adapter;
+}

@@ -1,0 +1,12 @@
+export {
+  createKafka,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type Kafka,
+  type KafkaMessage,
+  type KafkaOptions,
+  type Producer,
+} from './create-kafka.ts';
+export { ensureTopics, type TopicSpec } from './topics.ts';

@@ -1,0 +1,56 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+/** A named readiness check: resolves when the dependency answers, throws when it does not. */
+export type ReadinessCheck = () => Promise<void>;
+
+export interface OpsServerOptions {
+  logger: Logger;
+  registry: Registry;
+  readiness: Record<string, ReadinessCheck>;
+}
+
+/** A registry with the process and Node.js default metrics, labelled with the app name. */
+export function createMetricsRegistry(app: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ app });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/**
+ * The operations listener: plain HTTP, meant for 127.0.0.1 or a cluster-internal network.
+ * `/metrics` (Prometheus text), `/health/live` (the process runs) and `/health/ready`
+ * (every dependency answers; 503 naming the ones that do not).
+ */
+export function buildOpsServer({ logger, registry, readiness }: OpsServerOptions): FastifyInstance {
+  const app = Fastify({ loggerInstance: logger.child({ listener: 'ops' }), disableRequestLogging: true });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+
+  app.get('/health/live', async () => ({ status: 'ok' }));
+
+  app.get('/health/ready', async (_request, reply) => {
+    const results = await Promise.all(
+      Object.entries(readiness).map(async ([name, check]) => {
+        try {
+          await check();
+          return [name, 'ok'] as const;
+        } catch (error) {
+          logger.warn({ check: name, err: error }, 'readiness check failed');
+          return [name, 'failing'] as const;
+        }
+      }),
+    );
+    const checks = Object.fromEntries(results);
+    const ready = results.every(([, status]) => status === 'ok');
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ok' : 'unavailable', checks };
+  });
+
+  return app;
+}

@@ -1,0 +1,86 @@
+import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import { isOrgId } from '@tenant-sync/contracts';
+import type { LookupMembership } from './membership-cache.ts';
+import type { VerifyToken } from './token-verifier.ts';
+
+export type Role = 'member' | 'tenant_admin';
+
+/** Who is calling, established by the token and confirmed by the database. */
+export interface TenantPrincipal {
+  orgId: string;
+  subject: string;
+  role: Role;
+}
+
+export interface TenantAuthOptions {
+  verifyToken: VerifyToken;
+  lookupMembership: LookupMembership;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by tenant-auth on every route of a scope that registers it. */
+    principal: TenantPrincipal;
+  }
+  interface FastifyContextConfig {
+    /** Routes that answer without a token (health). */
+    public?: boolean;
+  }
+}
+
+const unauthorized = { statusCode: 401, error: 'Unauthorized', message: 'invalid or missing credentials' };
+
+/**
+ * Authenticates every route of the scope it is registered in: a bearer JWT verified by
+ * `verifyToken`, the tenant taken from its `org_id` claim (an `X-Tenant-ID` header must equal
+ * it), an ACTIVE organisation and an ACTIVE membership. Any failure is the same `401`, so a
+ * caller cannot tell which check refused it; the reason is logged.
+ */
+async function tenantAuth(scope: import('fastify').FastifyInstance, options: TenantAuthOptions) {
+  scope.decorateRequest('principal', null as unknown as TenantPrincipal);
+
+  scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.routeOptions.config?.public) return;
+    const reason = await authenticate(request, options);
+    if (reason) {
+      request.log.warn({ reason }, 'request refused: unauthenticated');
+      return reply.code(401).send(unauthorized);
+    }
+  });
+}
+
+async function authenticate(request: FastifyRequest, { verifyToken, lookupMembership }: TenantAuthOptions): Promise<string | null> {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header) : null;
+  if (!match?.[1]) return 'missing or malformed bearer token';
+  let claims;
+  try {
+    claims = await verifyToken(match[1]);
+  } catch (error) {
+    return `token rejected: ${(error as Error).message}`;
+  }
+  const tenantHeader = request.headers['x-tenant-id'];
+  if (tenantHeader !== undefined && (!isOrgId(tenantHeader) || tenantHeader.toLowerCase() !== claims.orgId)) {
+    return 'X-Tenant-ID does not match the token org_id';
+  }
+  const membership = await lookupMembership(claims.orgId, claims.subject);
+  if (!membership || membership.orgStatus !== 'ACTIVE') return 'organisation unknown or not active';
+  if (membership.memberStatus !== 'ACTIVE' || (membership.role !== 'member' && membership.role !== 'tenant_admin')) {
+    return 'subject is not an active member of the organisation';
+  }
+  request.principal = { orgId: claims.orgId, subject: claims.subject, role: membership.role };
+  return null;
+}
+
+/** A preHandler that answers `403` unless the principal holds `role`. */
+export function requireRole(role: Role): preHandlerHookHandler {
+  return async (request, reply) => {
+    if (request.principal.role !== role) {
+      request.log.warn({ required: role, role: request.principal.role }, 'request refused: role not allowed');
+      return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'role not allowed' });
+    }
+  };
+}
+
+export const tenantAuthPlugin = fp(tenantAuth, { name: 'tenant-auth', fastify: '5.x' });

@@ -1,0 +1,3 @@
+export { TlsMaterialError } from './errors.ts';
+export { peerIdentity, type PeerIdentity } from './peer-identity.ts';
+export { daysUntilExpiry, loadTlsMaterial, type TlsFiles, type TlsMaterial } from './tls-material.ts';
