@@ -8,3 +8,4 @@ export {
   ReferenceHeaders,
   ReferenceResponse,
 } from './reference-api.ts';
+export { decodeCursor, encodeCursor, type PagePosition } from './page-cursor.ts';

@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import { withTenant, type SourceDatabase } from '@tenant-sync/db';
 import { requireRole } from '@tenant-sync/tenant-auth';
 import { SRC_DUPLICATE_EMAIL, SRC_INVALID_CURSOR, SRC_USER_NOT_FOUND } from '../../errors.ts';
-import { decodeCursor, deleteUser, findUser, insertUser, listUsers, toUser, updateUser } from './queries.ts';
+import { decodeCursor } from '@tenant-sync/contracts';
+import { deleteUser, findUser, insertUser, listUsers, toUser, updateUser } from './queries.ts';
 import { createUserSchema, deleteUserSchema, getUserSchema, listUsersSchema, updateUserSchema } from './schemas.ts';
 
 const uniqueViolation = '23505';

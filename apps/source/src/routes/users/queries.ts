@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { SourceDatabase, UserRow } from '@tenant-sync/db';
-import type { User } from '@tenant-sync/contracts';
+import { encodeCursor, type PagePosition, type User } from '@tenant-sync/contracts';
 
 type Db = Kysely<SourceDatabase> | Transaction<SourceDatabase>;
 
@@ -18,22 +18,6 @@ export function toUser(row: UserRow): User {
   };
 }
 
-/** Opaque keyset cursor: the (created_at, id) of the last row of a page. */
-export function encodeCursor(row: UserRow): string {
-  return Buffer.from(JSON.stringify([new Date(row.created_at).toISOString(), row.id])).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { createdAt: string; id: string } | null {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) return null;
-    if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/i.test(id)) return null;
-    return { createdAt, id };
-  } catch {
-    return null;
-  }
-}
-
 export async function insertUser(trx: Db, orgId: string, body: { name: string; email: string; phone?: string | null | undefined }) {
   return trx
     .insertInto('users')
@@ -42,13 +26,13 @@ export async function insertUser(trx: Db, orgId: string, body: { name: string; e
     .executeTakeFirstOrThrow();
 }
 
-export async function listUsers(trx: Db, limit: number, after: { createdAt: string; id: string } | null) {
+export async function listUsers(trx: Db, limit: number, after: PagePosition | null) {
   let query = trx.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').limit(limit + 1);
   if (after) query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(new Date(after.createdAt), after.id)));
   const rows = await query.execute();
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { rows: page, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  return { rows: page, nextCursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null };
 }
 
 export async function findUser(trx: Db, id: string) {

@@ -1,0 +1,78 @@
+import { sql } from 'kysely';
+import { Counter } from 'prom-client';
+import { ConfigError, loadConsumerConfig } from '@tenant-sync/config';
+import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
+import { createKafka, ensureTopics } from '@tenant-sync/kafka';
+import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
+import { daysUntilExpiry, loadTlsMaterial } from '@tenant-sync/tls';
+import { buildCacheServer } from './app.ts';
+import { createReferenceClient } from './reference-client.ts';
+import { createSyncConsumer } from './sync-consumer.ts';
+
+let config;
+try {
+  config = loadConsumerConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`consumer: ${error.message}`);
+  process.exit(1);
+}
+
+const logger = createLogger({ app: 'consumer', level: config.LOG_LEVEL });
+const tls = loadTlsMaterial({ caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE });
+if (daysUntilExpiry(tls) < 30) logger.warn({ notAfter: tls.notAfter }, 'consumer certificate expires soon');
+
+const db = createDatabase<ConsumerDatabase>({ url: config.CONSUMER_DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'consumer' });
+const reference = createReferenceClient({ baseUrl: config.SOURCE_INTERNAL_URL, consumerId: config.CONSUMER_ID, tls, timeoutMs: config.FETCH_TIMEOUT_MS });
+const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-consumer', logger });
+const registry = createMetricsRegistry('consumer');
+const processed = new Counter({ name: 'consumer_processed_total', help: 'Messages applied', registers: [registry] });
+const deadLettered = new Counter({ name: 'consumer_dead_lettered_total', help: 'Messages sent to the DLQ', labelNames: ['reason'], registers: [registry] });
+const authAlerts = new Counter({ name: 'consumer_source_auth_alerts_total', help: 'Reference API refused our credentials', registers: [registry] });
+
+const sync = createSyncConsumer({
+  consumer: kafka.consumer({
+    'js.consumer.max.batch.size': 500,
+    kafkaJS: { groupId: config.KAFKA_GROUP_ID, fromBeginning: true, autoCommit: true, autoCommitInterval: 1_000 },
+  }),
+  producer: kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } }),
+  db,
+  reference,
+  logger,
+  topic: config.KAFKA_TOPIC,
+  dlqTopic: config.KAFKA_DLQ_TOPIC,
+  onProcessed: (count) => processed.inc(count),
+  onDeadLetter: (reason) => deadLettered.inc({ reason }),
+  onAuthAlert: () => authAlerts.inc(),
+});
+
+let consuming = false;
+const cacheServer = await buildCacheServer({ config, db, logger, tls, lookupMembership: reference.membership });
+const opsServer = buildOpsServer({
+  logger,
+  registry,
+  readiness: {
+    postgres: async () => void (await sql`select 1`.execute(db)),
+    kafka: async () => {
+      if (!consuming) throw new Error('consumer not running');
+    },
+  },
+});
+
+onShutdownSignal(logger, async () => {
+  await cacheServer.close();
+  await sync.stop();
+  await reference.close();
+  await opsServer.close();
+  await db.destroy();
+});
+
+await opsServer.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
+await cacheServer.listen({ host: config.PUBLIC_HOST, port: config.PUBLIC_PORT });
+await ensureTopics(kafka, [
+  { topic: config.KAFKA_TOPIC, numPartitions: 6 },
+  { topic: config.KAFKA_DLQ_TOPIC, numPartitions: 1 },
+], 120_000);
+await sync.start();
+consuming = true;
+logger.info({ cache: `https://localhost:${config.PUBLIC_PORT}/cache/users`, source: config.SOURCE_INTERNAL_URL }, 'consumer running');

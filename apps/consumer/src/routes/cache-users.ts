@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
+import { Type } from 'typebox';
+import { decodeCursor, encodeCursor, UserPage } from '@tenant-sync/contracts';
+import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
+import { listLiveUsers, toUser } from '../synced-users.ts';
+
+const ErrorResponse = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String() });
+const PageQuery = Type.Object(
+  { limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
+  { additionalProperties: false },
+);
+
+/** The synced users of the caller's tenant, read under RLS from the consumer's own database. */
+export const cacheUserRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<ConsumerDatabase> }> = async (app, { db }) => {
+  app.get(
+    '/cache/users',
+    { schema: { querystring: PageQuery, response: { 200: UserPage, 400: ErrorResponse, 401: ErrorResponse } } },
+    async (request, reply) => {
+      const after = request.query.cursor ? decodeCursor(request.query.cursor) : null;
+      if (request.query.cursor && !after) {
+        return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'cursor is invalid' });
+      }
+      const { rows, more } = await withTenant(db, request.principal.orgId, (trx) => listLiveUsers(trx, request.query.limit, after));
+      const items = rows.map(toUser);
+      const last = items.at(-1);
+      return { items, nextCursor: more && last ? encodeCursor(last.createdAt, last.id) : null };
+    },
+  );
+};

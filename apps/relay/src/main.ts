@@ -1,0 +1,68 @@
+import { hostname } from 'node:os';
+import { sql } from 'kysely';
+import { ConfigError, loadRelayConfig } from '@tenant-sync/config';
+import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
+import { createKafka, ensureTopics } from '@tenant-sync/kafka';
+import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
+import { createRelayMetrics } from './metrics.ts';
+import { pendingStats } from './outbox.ts';
+import { createProducer } from './producer.ts';
+import { createRelay } from './relay.ts';
+
+let config;
+try {
+  config = loadRelayConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`relay: ${error.message}`);
+  process.exit(1);
+}
+
+const relayId = config.RELAY_ID ?? `${hostname()}-${process.pid}`;
+const logger = createLogger({ app: 'relay', level: config.LOG_LEVEL }).child({ relayId });
+const db = createDatabase<SourceDatabase>({ url: config.RELAY_DATABASE_URL, poolSize: 2, applicationName: 'relay' });
+const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger });
+const registry = createMetricsRegistry('relay');
+const metrics = createRelayMetrics(registry, () => pendingStats(db));
+const producer = createProducer(kafka);
+
+let kafkaReady = false;
+const opsServer = buildOpsServer({
+  logger,
+  registry,
+  readiness: {
+    postgres: async () => void (await sql`select 1`.execute(db)),
+    kafka: async () => {
+      if (!kafkaReady) throw new Error('producer not connected');
+    },
+  },
+});
+await opsServer.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
+
+const relay = createRelay({
+  db,
+  producer,
+  topic: config.KAFKA_TOPIC,
+  logger,
+  metrics,
+  relayId,
+  batchSize: config.RELAY_BATCH_SIZE,
+  pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+  leaseMs: config.RELAY_LEASE_MS,
+});
+
+onShutdownSignal(logger, async () => {
+  await relay.stop();
+  await producer.disconnect();
+  await opsServer.close();
+  await db.destroy();
+});
+
+await ensureTopics(kafka, [
+  { topic: config.KAFKA_TOPIC, numPartitions: 6 },
+  { topic: config.KAFKA_DLQ_TOPIC, numPartitions: 1 },
+], 120_000);
+await producer.connect();
+kafkaReady = true;
+relay.start();
+logger.info({ topic: config.KAFKA_TOPIC, brokers: config.KAFKA_BROKERS, ops: `http://${config.OPS_HOST}:${config.OPS_PORT}` }, 'relay running');

@@ -1,0 +1,51 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The relay's Prometheus metrics, registered on `registry`. */
+export function createRelayMetrics(registry: Registry, collectPending: () => Promise<{ depth: number; oldestAgeSeconds: number; parked: number }>) {
+  const pending = { depth: 0, oldestAgeSeconds: 0, parked: 0 };
+  const refresh = async () => Object.assign(pending, await collectPending());
+  return {
+    published: new Counter({ name: 'relay_published_total', help: 'Outbox rows published to Kafka', registers: [registry] }),
+    parked: new Counter({ name: 'relay_parked_total', help: 'Outbox rows parked, with reason', labelNames: ['reason'], registers: [registry] }),
+    publishErrors: new Counter({ name: 'relay_publish_errors_total', help: 'Batches whose publish failed', registers: [registry] }),
+    batchSize: new Histogram({
+      name: 'relay_batch_size',
+      help: 'Rows per claimed batch',
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000],
+      registers: [registry],
+    }),
+    batchDuration: new Histogram({
+      name: 'relay_batch_duration_seconds',
+      help: 'Claim, publish and delete of one batch',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    pendingDepth: new Gauge({
+      name: 'relay_pending_depth',
+      help: 'Outbox rows waiting to be published',
+      registers: [registry],
+      async collect() {
+        await refresh().catch(() => {});
+        this.set(pending.depth);
+      },
+    }),
+    oldestPendingAge: new Gauge({
+      name: 'relay_oldest_pending_age_seconds',
+      help: 'Age of the oldest pending outbox row',
+      registers: [registry],
+      collect() {
+        this.set(pending.oldestAgeSeconds);
+      },
+    }),
+    parkedDepth: new Gauge({
+      name: 'relay_parked_rows',
+      help: 'Outbox rows parked and waiting for an operator',
+      registers: [registry],
+      collect() {
+        this.set(pending.parked);
+      },
+    }),
+  };
+}
+
+export type RelayMetrics = ReturnType<typeof createRelayMetrics>;

@@ -1,0 +1,73 @@
+import { sql, type Kysely } from 'kysely';
+import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
+
+/**
+ * Claims up to `limit` pending rows by leasing them to `owner` for `leaseMs`, in one short
+ * statement: no transaction stays open while the batch is published.
+ *
+ * Order per entity: only the head row of an entity (no older unparked row of the same
+ * aggregate exists) can be claimed, so while one relay holds an entity's row no other relay
+ * can publish that entity's next change. Rows are claimed by state (lease expired or never
+ * leased), never by an id high-water mark, because ids are assigned before commit and commits
+ * land out of order. A relay that dies leaves its lease to expire; the rows are claimed again.
+ */
+export async function claimBatch(db: Kysely<SourceDatabase>, owner: string, limit: number, leaseMs: number): Promise<OutboxRow[]> {
+  const result = await sql<OutboxRow>`
+    UPDATE outbox
+       SET lease_owner = ${owner},
+           lease_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}),
+           attempts = attempts + 1
+     WHERE id IN (
+       SELECT candidate.id
+         FROM outbox candidate
+        WHERE candidate.parked_at IS NULL
+          AND (candidate.lease_until IS NULL OR candidate.lease_until < clock_timestamp())
+          AND NOT EXISTS (
+                SELECT 1 FROM outbox prior
+                 WHERE prior.aggregate_id = candidate.aggregate_id
+                   AND prior.id < candidate.id
+                   AND prior.parked_at IS NULL)
+        ORDER BY candidate.id
+        LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED)
+    RETURNING *`.execute(db);
+  return result.rows.sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/** Removes rows whose publication Kafka acknowledged; only rows this relay still leases. */
+export async function deletePublished(db: Kysely<SourceDatabase>, owner: string, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.deleteFrom('outbox').where('id', 'in', ids).where('lease_owner', '=', owner).execute();
+}
+
+/** Gives rows back after a failed publish, so they are claimed again (by any relay). */
+export async function releaseLeases(db: Kysely<SourceDatabase>, owner: string, ids: number[], error: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('outbox')
+    .set({ lease_owner: null, lease_until: null, last_error: error.slice(0, 1000) })
+    .where('id', 'in', ids)
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
+/** Takes a row out of the stream for good, keeping it with its reason for an operator. */
+export async function parkRow(db: Kysely<SourceDatabase>, owner: string, id: number, reason: string): Promise<void> {
+  await db
+    .updateTable('outbox')
+    .set({ parked_at: sql`clock_timestamp()`, park_reason: reason, lease_owner: null, lease_until: null })
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
+/** Pending rows and the age of the oldest, for metrics. */
+export async function pendingStats(db: Kysely<SourceDatabase>): Promise<{ depth: number; oldestAgeSeconds: number; parked: number }> {
+  const result = await sql<{ depth: string; oldest: string | null; parked: string }>`
+    SELECT count(*) FILTER (WHERE parked_at IS NULL) AS depth,
+           extract(epoch FROM clock_timestamp() - min(created_at) FILTER (WHERE parked_at IS NULL)) AS oldest,
+           count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
+      FROM outbox`.execute(db);
+  const row = result.rows[0];
+  return { depth: Number(row?.depth ?? 0), oldestAgeSeconds: Number(row?.oldest ?? 0), parked: Number(row?.parked ?? 0) };
+}

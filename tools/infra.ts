@@ -1,0 +1,100 @@
+// Brings up what the apps need and is not running yet, prints where everything listens, and
+// stops what it started on Ctrl-C. PostgreSQL: SOURCE_DATABASE_URL / CONSUMER_DATABASE_URL when
+// set, else the server on 127.0.0.1:5432, else an embedded server. Kafka: KAFKA_BROKERS when
+// set, else a broker on 127.0.0.1:9092, else a local KRaft broker started from its jars.
+import path from 'node:path';
+import pino from 'pino';
+import { createKafka, ensureTopics } from '@tenant-sync/kafka';
+import {
+  firstHostPort,
+  isPortOpen,
+  localDir,
+  startEmbeddedPostgres,
+  startKafkaBroker,
+  waitFor,
+  type RunningKafkaBroker,
+  type RunningPostgres,
+} from '@tenant-sync/local-infra';
+
+const say = (line: string) => console.log(`[infra] ${line}`);
+const stops: Array<() => Promise<void>> = [];
+
+async function ensurePostgres(): Promise<string> {
+  if (process.env.SOURCE_DATABASE_URL && process.env.CONSUMER_DATABASE_URL) return 'from SOURCE_DATABASE_URL / CONSUMER_DATABASE_URL';
+  if (await isPortOpen(5432)) return '127.0.0.1:5432 (already running)';
+  say('no PostgreSQL on 127.0.0.1:5432: starting the embedded server');
+  const server: RunningPostgres = await startEmbeddedPostgres({ dataDir: path.join(localDir, 'postgres'), port: 5432 });
+  stops.push(() => server.stop());
+  return '127.0.0.1:5432 (embedded, started here)';
+}
+
+async function ensureKafka(): Promise<string> {
+  const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+  const { host, port } = firstHostPort(brokers);
+  let origin = `${brokers} (already running)`;
+  if (!(await isPortOpen(port, host))) {
+    if (process.env.KAFKA_BROKERS) throw new Error(`KAFKA_BROKERS=${brokers} does not answer`);
+    say('no Kafka broker on 127.0.0.1:9092: starting a local KRaft broker');
+    const broker: RunningKafkaBroker = await startKafkaBroker({
+      dataDir: path.join(localDir, 'kafka', 'data'),
+      port: 9092,
+      controllerPort: 9093,
+      logFile: path.join(localDir, 'kafka', 'broker.log'),
+    });
+    stops.push(() => broker.stop());
+    origin = `${brokers} (local broker started here, log: .local/kafka/broker.log)`;
+  }
+  const kafka = createKafka({ brokers, clientId: 'tenant-sync-infra', logger: pino({ level: 'error' }) });
+  await ensureTopics(kafka, [
+    { topic: process.env.KAFKA_TOPIC ?? 'user-events', numPartitions: 6 },
+    { topic: process.env.KAFKA_DLQ_TOPIC ?? 'user-events.dlq', numPartitions: 1 },
+  ]);
+  return origin;
+}
+
+async function stopAll(): Promise<void> {
+  for (const stop of stops.reverse()) await stop().catch((error: unknown) => say(`stop failed: ${String(error)}`));
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping the infrastructure started here');
+    void stopAll().then(() => process.exit(0));
+  });
+}
+
+try {
+  const postgres = await ensurePostgres();
+  const kafka = await ensureKafka();
+  say(`PostgreSQL ${postgres}`);
+  say(`Kafka      ${kafka}`);
+} catch (error) {
+  console.error(`[infra] ${(error as Error).message}`);
+  await stopAll();
+  process.exit(1);
+}
+
+const ready = (port: number) => fetch(`http://127.0.0.1:${port}/health/ready`).then((response) => response.ok, () => false);
+try {
+  await waitFor('the apps to be ready', async () => (await Promise.all([9101, 9102, 9103].map(ready))).every(Boolean), 180_000, 500);
+  console.log(
+    [
+      '',
+      '  tenant-sync is running',
+      '  ──────────────────────────────────────────────────────────────',
+      '  source   public API (TLS, JWT)       https://localhost:8001',
+      '  source   Reference API (mTLS)        https://localhost:8441',
+      '  consumer cache API (TLS, JWT)        https://localhost:8002/cache/users',
+      '  metrics and health                   http://127.0.0.1:9101 · :9102 · :9103  (/metrics, /health/ready)',
+      '  mint a token                         npm run token -- --org 00000000-0000-0000-0000-000000000000',
+      '  Ctrl-C stops everything',
+      '',
+    ].join('\n'),
+  );
+} catch {
+  say('the apps did not all become ready within 3 minutes; see their logs above');
+}
+setInterval(() => {}, 1 << 30);
