@@ -1,12 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import sensible from '@fastify/sensible';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { splitList, type ConsumerConfig } from '@tenant-sync/config';
 import type { ConsumerDatabase } from '@tenant-sync/db';
+import { createHttpsServer } from '@tenant-sync/http';
 import { cacheMemberships, createTokenVerifier, tenantAuthPlugin, type LookupMembership } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
 import { cacheUserRoutes } from './routes/cache-users.ts';
@@ -22,25 +20,9 @@ export interface CacheServerDependencies {
 
 /** The consumer's public listener (:8002): TLS, bearer JWT, the tenant's synced users. */
 export async function buildCacheServer({ config, db, logger, tls, lookupMembership }: CacheServerDependencies) {
-  const app = Fastify({
-    loggerInstance: logger.child({ listener: 'public' }),
-    https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
-    genReqId: () => randomUUID(),
-    requestIdLogLabel: 'reqId',
-    return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = createHttpsServer({ listener: 'public', logger, https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' } });
   await app.register(helmet);
   await app.register(sensible);
-  app.setErrorHandler((error, request, reply) => {
-    const statusCode = error.validation ? 400 : (error.statusCode ?? 500);
-    if (statusCode >= 500) {
-      request.log.error({ err: error }, 'request failed');
-      return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' });
-    }
-    return reply.code(statusCode).send({ statusCode, error: 'Bad Request', message: error.message });
-  });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'not found' }));
 
   app.get('/health/live', async () => ({ status: 'ok' }));
   app.get('/health/ready', async () => {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { UserEvent } from '@tenant-sync/contracts';
+import type { User, UserEvent } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { ReferenceApiError, type ReferenceClient } from './reference-client.ts';
 import { transientBackoff, withRetry } from './retry.ts';
@@ -42,7 +42,7 @@ export async function syncTenantEvents(
   const deletes = [...latest.values()].filter((event) => event.action === 'DELETED');
   let pending = [...latest.values()].filter((event) => event.action !== 'DELETED');
 
-  const users = [];
+  const users: User[] = [];
   const failures: SyncFailure[] = [];
   for (let round = 0; pending.length > 0; round += 1) {
     const answer = await withRetry(

@@ -1,16 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import sensible from '@fastify/sensible';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { SourceConfig } from '@tenant-sync/config';
-import { splitList } from '@tenant-sync/config';
+import { splitList, type SourceConfig } from '@tenant-sync/config';
 import type { SourceDatabase } from '@tenant-sync/db';
+import { createHttpsServer } from '@tenant-sync/http';
 import { cacheMemberships, createTokenVerifier, tenantAuthPlugin } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
-import { setErrorHandler } from './error-handler.ts';
 import { clientCertificatePlugin } from './plugins/client-certificate.ts';
 import { referenceRoutes } from './routes/internal/index.ts';
 import { userRoutes } from './routes/users/index.ts';
@@ -23,28 +19,17 @@ export interface SourceDependencies {
   tls: TlsMaterial;
 }
 
-function baseServer(listener: string, { config, logger }: SourceDependencies, https: object): FastifyInstance {
-  const app = Fastify({
-    loggerInstance: logger.child({ listener }),
-    https,
+/**
+ * The public listener (:8001): TLS, bearer JWT, users of the caller's tenant only. It is a
+ * Fastify instance of its own, so no route of the internal listener can be reached here.
+ */
+export async function buildPublicServer({ config, db, logger, tls }: SourceDependencies) {
+  const app = createHttpsServer({
+    listener: 'public',
+    logger,
+    https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
     bodyLimit: config.BODY_LIMIT_BYTES,
-    genReqId: (request) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-    },
-    requestIdLogLabel: 'reqId',
-    return503OnClosing: true,
-    // Unknown properties are refused rather than silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
-  setErrorHandler(app);
-  return app;
-}
-
-/** The public listener (:8001): TLS, bearer JWT, users of the caller's tenant only. */
-export async function buildPublicServer(deps: SourceDependencies) {
-  const { config, db, tls } = deps;
-  const app = baseServer('public', deps, { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }).withTypeProvider<TypeBoxTypeProvider>();
   await app.register(helmet);
   await app.register(sensible);
 
@@ -73,16 +58,13 @@ export async function buildPublicServer(deps: SourceDependencies) {
 }
 
 /** The internal listener (:8441): mTLS, allow-listed services, the Reference API. */
-export async function buildInternalServer(deps: SourceDependencies) {
-  const { config, db, tls } = deps;
-  const app = baseServer('internal', deps, {
-    key: tls.key,
-    cert: tls.cert,
-    ca: tls.ca,
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.2',
-  }).withTypeProvider<TypeBoxTypeProvider>();
+export async function buildInternalServer({ config, db, logger, tls }: SourceDependencies) {
+  const app = createHttpsServer({
+    listener: 'internal',
+    logger,
+    https: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+  });
   await app.register(helmet);
 
   const tenancy = createTenancyQueries(db);

@@ -13,7 +13,7 @@ export const UserEvent = Type.Object(
   {
     event_id: Type.String({ format: 'uuid' }),
     entity: Type.Object({ type: Type.Literal('USER'), id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
-    action: Type.Union(EVENT_ACTIONS.map((action) => Type.Literal(action))),
+    action: Type.Union([Type.Literal('CREATED'), Type.Literal('UPDATED'), Type.Literal('DELETED')]),
     version: Type.Integer({ minimum: 1 }),
     timestamp: Type.String({ format: 'date-time' }),
     source_system: Type.String({ minLength: 1, maxLength: 100 }),

@@ -25,7 +25,7 @@ export interface UsersTable {
   phone: string | null;
   version: Generated<number>;
   created_at: Generated<Date>;
-  updated_at: Generated<Timestamp>;
+  updated_at: Generated<Date>;
 }
 
 export interface OutboxTable {

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
@@ -24,8 +24,8 @@ export function createMetricsRegistry(app: string): Registry {
  * `/metrics` (Prometheus text), `/health/live` (the process runs) and `/health/ready`
  * (every dependency answers; 503 naming the ones that do not).
  */
-export function buildOpsServer({ logger, registry, readiness }: OpsServerOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: logger.child({ listener: 'ops' }), disableRequestLogging: true });
+export function buildOpsServer({ logger, registry, readiness }: OpsServerOptions) {
+  const app = Fastify({ loggerInstance: logger.child({ listener: 'ops' }) as FastifyBaseLogger, disableRequestLogging: true });
 
   app.get('/metrics', async (_request, reply) => {
     reply.type(registry.contentType);

@@ -3,9 +3,9 @@ import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import { decodeCursor, encodeCursor, UserPage } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
+import { ErrorResponse } from '@tenant-sync/http';
 import { listLiveUsers, toUser } from '../synced-users.ts';
 
-const ErrorResponse = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String() });
 const PageQuery = Type.Object(
   { limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
   { additionalProperties: false },

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { MembershipResponse, ReferenceBatchBody, ReferenceBatchResponse, ReferenceResponse } from '@tenant-sync/contracts';
-import { ErrorResponse } from '../users/schemas.ts';
+import { ErrorResponse } from '@tenant-sync/http';
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse };
 

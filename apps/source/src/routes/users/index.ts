@@ -66,6 +66,6 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase> 
       traceparent: traceparentOf(request.headers),
     });
     if (!deleted) throw new SRC_USER_NOT_FOUND();
-    return reply.code(204).send();
+    return reply.code(204).send(null);
   });
 };

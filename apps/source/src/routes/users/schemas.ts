@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { CreateUserBody, UpdateUserBody, User, UserPage } from '@tenant-sync/contracts';
+import { ErrorResponse } from '@tenant-sync/http';
 
-export const ErrorResponse = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String() });
+
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 export const PageQuery = Type.Object(

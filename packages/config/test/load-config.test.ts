@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadRelayConfig, loadSourceConfig } from '../src/index.ts';
+
+describe('loadConfig', () => {
+  it('applies defaults and converts numbers', () => {
+    const config = loadRelayConfig({ RELAY_BATCH_SIZE: '250' });
+    expect(config.RELAY_BATCH_SIZE).toBe(250);
+    expect(config.KAFKA_TOPIC).toBe('user-events');
+    expect(config.OPS_PORT).toBe(9102);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('names every bad variable in one error', () => {
+    let caught: unknown;
+    try {
+      loadSourceConfig({ PUBLIC_PORT: 'eighty', SOURCE_DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const problems = (caught as ConfigError).problems.join('\n');
+    expect(problems).toContain('PUBLIC_PORT');
+    expect(problems).toContain('SOURCE_DATABASE_URL');
+    expect(problems).toContain('LOG_LEVEL');
+  });
+
+  it('refuses a relay poll interval of a second or more', () => {
+    expect(() => loadRelayConfig({ RELAY_POLL_INTERVAL_MS: '1000' })).toThrow(/RELAY_POLL_INTERVAL_MS/);
+  });
+});

@@ -1,0 +1,72 @@
+import { sql } from 'kysely';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { testTenants } from '@tenant-sync/testing';
+import { createDatabase, InvalidTenantError, withTenant, type SourceDatabase } from '../src/index.ts';
+
+const infra = inject('infra');
+const a = testTenants.a.id;
+const b = testTenants.b.id;
+
+describe('withTenant under row level security', () => {
+  // One connection: every transaction reuses it, so a tenant left behind would show.
+  const db = createDatabase<SourceDatabase>({ url: infra.sourceAppUrl, poolSize: 1, applicationName: 'db-test' });
+  const admin = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
+
+  beforeAll(async () => {
+    await admin`DELETE FROM users`;
+    await admin`INSERT INTO users (org_id, name, email) VALUES (${a}, 'Ann', 'ann@a.test'), (${b}, 'Bob', 'bob@b.test')`;
+  });
+  afterAll(async () => {
+    await db.destroy();
+    await admin.end();
+  });
+
+  const emails = (rows: { email: string }[]) => rows.map((row) => row.email);
+
+  it('shows each tenant only its own rows, in turn, on one pooled connection', async () => {
+    expect(emails(await withTenant(db, a, (trx) => trx.selectFrom('users').select('email').execute()))).toEqual(['ann@a.test']);
+    expect(emails(await withTenant(db, b, (trx) => trx.selectFrom('users').select('email').execute()))).toEqual(['bob@b.test']);
+    // No transaction, no tenant: after the two above, the same connection sees nothing.
+    expect(await db.selectFrom('users').select('email').execute()).toEqual([]);
+    expect(emails(await withTenant(db, a, (trx) => trx.selectFrom('users').select('email').execute()))).toEqual(['ann@a.test']);
+  });
+
+  it('fails closed: with no tenant set nothing can be read or written', async () => {
+    expect(await db.selectFrom('users').selectAll().execute()).toEqual([]);
+    await expect(db.insertInto('users').values({ org_id: a, name: 'Eve', email: 'eve@a.test' }).execute()).rejects.toThrow(
+      /row-level security/,
+    );
+    const updated = await db.updateTable('users').set({ name: 'Mallory' }).executeTakeFirst();
+    expect(updated.numUpdatedRows).toBe(0n);
+    const [{ count }] = await admin`SELECT count(*)::int AS count FROM users WHERE name = 'Mallory' OR email = 'eve@a.test'`;
+    expect(count).toBe(0);
+  });
+
+  it('refuses to write a row into another tenant', async () => {
+    await expect(
+      withTenant(db, a, (trx) => trx.insertInto('users').values({ org_id: b, name: 'Eve', email: 'eve@b.test' }).execute()),
+    ).rejects.toThrow(/row-level security/);
+  });
+
+  it('never sends a tenant id that is not a UUID to the database', async () => {
+    await expect(withTenant(db, "' OR 1=1 --", async () => 'ran')).rejects.toBeInstanceOf(InvalidTenantError);
+  });
+
+  it('does not let the app role escape: no SET ROLE, no disabling RLS, no malformed GUC trick', async () => {
+    await expect(sql`SET ROLE tenant_sync_owner`.execute(db)).rejects.toThrow(/permission denied/);
+    await expect(sql`ALTER TABLE users DISABLE ROW LEVEL SECURITY`.execute(db)).rejects.toThrow(/must be owner/);
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await sql`SET LOCAL row_security = off`.execute(trx);
+        return trx.selectFrom('users').selectAll().execute();
+      }),
+    ).rejects.toThrow(/would be affected by row-level security/);
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await sql`select set_config('app.current_tenant', 'not-a-uuid', true)`.execute(trx);
+        return trx.selectFrom('users').selectAll().execute();
+      }),
+    ).rejects.toThrow(/invalid input syntax for type uuid/);
+  });
+});

@@ -1,0 +1,15 @@
+import type { TestProject } from 'vitest/node';
+import { startTestInfrastructure, type TestInfrastructure } from './infrastructure.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    infra: TestInfrastructure;
+  }
+}
+
+/** Vitest global setup: one real PostgreSQL and Kafka for the test run, removed after it. */
+export default async function setup(project: TestProject) {
+  const { infra, stop } = await startTestInfrastructure();
+  project.provide('infra', infra);
+  return stop;
+}
