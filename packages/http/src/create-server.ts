@@ -32,6 +32,8 @@ export function createHttpsServer({ listener, logger, https, bodyLimit = 65_536 
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // JSON only: a body of any other type is a 415, not a string handed to the schema.
+  app.removeContentTypeParser(['text/plain']);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   return app;

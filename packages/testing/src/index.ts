@@ -1,3 +1,5 @@
 export { startTestInfrastructure, testTenants, type TestInfrastructure } from './infrastructure.ts';
 export { certsDir, mintToken, type TokenOptions } from './tokens.ts';
 export { eventually } from './eventually.ts';
+export { readTopic, type ReadMessage } from './read-topic.ts';
+export { startApp, type AppProcess } from './app-process.ts';

@@ -8,8 +8,8 @@ CREATE TABLE synced_users (
   phone             text,
   version           bigint NOT NULL,
   deleted_at        timestamptz,
-  source_created_at timestamptz,
-  source_updated_at timestamptz,
+  source_created_at timestamptz(3),
+  source_updated_at timestamptz(3),
   synced_at         timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (org_id, id)
 );

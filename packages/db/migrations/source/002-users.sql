@@ -5,8 +5,9 @@ CREATE TABLE users (
   email      text NOT NULL,
   phone      text,
   version    bigint NOT NULL DEFAULT 1,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now(),
+  -- Millisecond precision: timestamps round-trip exactly through JSON and page cursors.
+  created_at timestamptz(3) NOT NULL DEFAULT now(),
+  updated_at timestamptz(3) NOT NULL DEFAULT now(),
   -- Every key includes org_id: a global key would tell one tenant that a value exists in another.
   PRIMARY KEY (org_id, id)
 );

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import postgres from 'postgres';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { certsDir, testTenants } from '@tenant-sync/testing';
+import { buildSource } from './build-source.ts';
+
+const infra = inject('infra');
+const { a, b, suspended } = testTenants;
+const read = (name: string) => readFileSync(path.join(certsDir, name));
+
+describe('Reference API on the mTLS listener', () => {
+  let source: Awaited<ReturnType<typeof buildSource>>;
+  let baseUrl: string;
+  let userOfA: string;
+  const admin = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
+  const consumerAgent = new Agent({ connect: { ca: read('ca.crt'), cert: read('consumer.crt'), key: read('consumer.key') } });
+  const anonymousAgent = new Agent({ connect: { ca: read('ca.crt') } });
+
+  beforeAll(async () => {
+    source = await buildSource(infra);
+    await source.internalServer.listen({ host: '127.0.0.1', port: 0 });
+    const address = source.internalServer.addresses()[0];
+    baseUrl = `https://localhost:${address?.port}`;
+    await admin`DELETE FROM users`;
+    [{ id: userOfA }] = await admin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Ann', 'ann@a.test') RETURNING id`;
+  });
+  afterAll(async () => {
+    await source.close();
+    await admin.end();
+    await consumerAgent.close();
+    await anonymousAgent.close();
+  });
+
+  const get = async (url: string, headers: Record<string, string>, dispatcher = consumerAgent) => {
+    const response = await request(`${baseUrl}${url}`, { dispatcher, headers });
+    return { status: response.statusCode, body: (await response.body.json()) as Record<string, unknown> };
+  };
+  const asConsumer = (tenant: string) => ({ 'x-consumer-id': 'consumer', 'x-tenant-id': tenant });
+
+  it('serves an entity of the named tenant, with its meta', async () => {
+    const { status, body } = await get(`/internal/sync/user/${userOfA}`, asConsumer(a.id));
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ data: { id: userOfA, orgId: a.id, email: 'ann@a.test' }, _meta: { tenantId: a.id } });
+  });
+
+  it('answers 404 for an entity of another tenant: RLS decides what exists', async () => {
+    expect((await get(`/internal/sync/user/${userOfA}`, asConsumer(b.id))).status).toBe(404);
+  });
+
+  it('fetches many ids of one tenant in one round trip, listing the missing ones', async () => {
+    const missing = '5d7a0a36-52c7-4c1d-9b8e-1f9d5cf2f3a0';
+    const response = await request(`${baseUrl}/internal/sync/user/batch`, {
+      method: 'POST',
+      dispatcher: consumerAgent,
+      headers: { ...asConsumer(a.id), 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: [userOfA, missing] }),
+    });
+    expect(response.statusCode).toBe(200);
+    const body = (await response.body.json()) as { data: { id: string }[]; missing: string[] };
+    expect(body.data.map((user) => user.id)).toEqual([userOfA]);
+    expect(body.missing).toEqual([missing]);
+  });
+
+  it('lists {id, version} of a tenant for reconciliation', async () => {
+    const { status, body } = await get('/internal/sync/user', asConsumer(a.id));
+    expect(status).toBe(200);
+    expect(body).toEqual({ items: [{ id: userOfA, version: 1 }], nextCursor: null });
+  });
+
+  it.each([
+    ['X-Consumer-ID that does not match the certificate', { 'x-consumer-id': 'relay', 'x-tenant-id': a.id }, 401],
+    ['no X-Consumer-ID', { 'x-tenant-id': a.id }, 401],
+    ['no X-Tenant-ID', { 'x-consumer-id': 'consumer' }, 403],
+    ['an X-Tenant-ID that is not a UUID', { 'x-consumer-id': 'consumer', 'x-tenant-id': "' OR 1=1 --" }, 403],
+    ['a suspended tenant', { 'x-consumer-id': 'consumer', 'x-tenant-id': suspended.id }, 403],
+  ])('refuses %s', async (_name, headers, status) => {
+    expect((await get(`/internal/sync/user/${userOfA}`, headers)).status).toBe(status);
+  });
+
+  it('does not complete a handshake without a client certificate', async () => {
+    await expect(get(`/internal/sync/user/${userOfA}`, asConsumer(a.id), anonymousAgent)).rejects.toThrow();
+  });
+
+  it('does not serve public routes on the internal listener', async () => {
+    expect((await get('/users', asConsumer(a.id))).status).toBe(404);
+  });
+});

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { createKafka, type IHeaders } from '@tenant-sync/kafka';
+
+export interface ReadMessage {
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+  partition: number;
+  offset: string;
+}
+
+function flatten(headers: IHeaders | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).map(([name, value]) => [name, String(Array.isArray(value) ? value[0] : value)]),
+  );
+}
+
+/**
+ * Reads `topic` from the beginning with a throw-away consumer group until `count` messages
+ * arrived or `timeoutMs` passed, and returns what it read.
+ */
+export async function readTopic(brokers: string, topic: string, count: number, timeoutMs = 20_000): Promise<ReadMessage[]> {
+  const kafka = createKafka({ brokers, clientId: 'tenant-sync-test-reader', logger: pino({ level: 'error' }) });
+  const consumer = kafka.consumer({ kafkaJS: { groupId: `test-reader-${randomUUID()}`, fromBeginning: true, autoCommit: false } });
+  const messages: ReadMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic] });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          messages.push({
+            key: message.key?.toString() ?? null,
+            value: message.value?.toString() ?? null,
+            headers: flatten(message.headers),
+            partition,
+            offset: message.offset,
+          });
+          if (messages.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return messages;
+}
