@@ -4,7 +4,7 @@
 import path from 'node:path';
 import postgres from 'postgres';
 import { DEFAULT_ORG_ID, DEMO_ORG_ID } from '@tenant-sync/contracts';
-import { provisionDatabases, withDatabase } from '@tenant-sync/db';
+import { provisionDatabases, withDatabase } from '@tenant-sync/migrations';
 import { canConnect, localDir, startEmbeddedPostgres, type RunningPostgres } from '@tenant-sync/local-infra';
 
 export const seededTenants = [

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import postgres from 'postgres';
 import { Agent, request } from 'undici';
@@ -21,8 +22,7 @@ describe('Reference API on the mTLS listener', () => {
   beforeAll(async () => {
     source = await buildSource(infra);
     await source.internalServer.listen({ host: '127.0.0.1', port: 0 });
-    const address = source.internalServer.addresses()[0];
-    baseUrl = `https://localhost:${address?.port}`;
+    baseUrl = `https://localhost:${(source.internalServer.server.address() as AddressInfo).port}`;
     await admin`DELETE FROM users`;
     [{ id: userOfA }] = await admin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Ann', 'ann@a.test') RETURNING id`;
   });

@@ -1,6 +1,5 @@
 export { createDatabase, type DatabaseOptions } from './create-database.ts';
 export { InvalidTenantError } from './errors.ts';
-export { APP_ROLES, dropDatabases, OWNER_ROLE, provisionDatabases, withDatabase, type ProvisionOptions } from './provision.ts';
 export { withTenant, type TenantTransactionOptions } from './tenant-transaction.ts';
 export type { ConsumerDatabase, SyncedUserRow, SyncedUsersTable } from './consumer-schema.ts';
 export type { OutboxRow, SourceDatabase, UserRow } from './source-schema.ts';

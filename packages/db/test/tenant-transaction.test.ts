@@ -39,8 +39,8 @@ describe('withTenant under row level security', () => {
     );
     const updated = await db.updateTable('users').set({ name: 'Mallory' }).executeTakeFirst();
     expect(updated.numUpdatedRows).toBe(0n);
-    const [{ count }] = await admin`SELECT count(*)::int AS count FROM users WHERE name = 'Mallory' OR email = 'eve@a.test'`;
-    expect(count).toBe(0);
+    const [row] = await admin`SELECT count(*)::int AS count FROM users WHERE name = 'Mallory' OR email = 'eve@a.test'`;
+    expect(row?.count).toBe(0);
   });
 
   it('refuses to write a row into another tenant', async () => {

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { isOrgId } from '@tenant-sync/contracts';
 import type { LookupMembership } from './membership-cache.ts';
@@ -37,7 +37,7 @@ const unauthorized = { statusCode: 401, error: 'Unauthorized', message: 'invalid
  * it), an ACTIVE organisation and an ACTIVE membership. Any failure is the same `401`, so a
  * caller cannot tell which check refused it; the reason is logged.
  */
-async function tenantAuth(scope: import('fastify').FastifyInstance, options: TenantAuthOptions) {
+async function tenantAuth(scope: FastifyInstance, options: TenantAuthOptions) {
   scope.decorateRequest('principal', null as unknown as TenantPrincipal);
 
   scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {

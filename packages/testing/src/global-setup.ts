@@ -1,11 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startTestInfrastructure, type TestInfrastructure } from './infrastructure.ts';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    infra: TestInfrastructure;
-  }
-}
+import { startTestInfrastructure } from './infrastructure.ts';
 
 /** Vitest global setup: one real PostgreSQL and Kafka for the test run, removed after it. */
 export default async function setup(project: TestProject) {

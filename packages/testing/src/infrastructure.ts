@@ -5,11 +5,19 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import type {} from 'vitest';
 import postgres from 'postgres';
 import { DEFAULT_ORG_ID, DEMO_ORG_ID } from '@tenant-sync/contracts';
-import { dropDatabases, provisionDatabases, withDatabase } from '@tenant-sync/db';
+import { dropDatabases, provisionDatabases, withDatabase } from '@tenant-sync/migrations';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { canConnect, freePort, startEmbeddedPostgres, startKafkaBroker } from '@tenant-sync/local-infra';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Provided by the global setup; read it with `inject('infra')`. */
+    infra: TestInfrastructure;
+  }
+}
 
 /** What a test run gets: fresh databases, its own topics, and where to reach them. */
 export interface TestInfrastructure {

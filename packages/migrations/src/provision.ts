@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import postgres from 'postgres';
 
-const migrationsDir = path.resolve(import.meta.dirname, '../migrations');
+const migrationsDir = path.resolve(import.meta.dirname, '../sql');
 
 /** The role that owns every table; nothing logs in as it. Migrations run under it. */
 export const OWNER_ROLE = 'tenant_sync_owner';
@@ -26,7 +26,7 @@ export interface ProvisionOptions {
 
 /**
  * Creates the roles and the two databases when missing, then applies the numbered SQL files
- * under migrations/<database> that have not run yet, each in its own transaction, as the
+ * under sql/<database> that have not run yet, each in its own transaction, as the
  * owner role. Safe to run again.
  */
 export async function provisionDatabases(options: ProvisionOptions): Promise<void> {
