@@ -41,7 +41,7 @@ export function buildOpsServer({ logger, registry, readiness }: OpsServerOptions
           await check();
           return [name, 'ok'] as const;
         } catch (error) {
-          logger.warn({ check: name, err: error }, 'readiness check failed');
+          logger.warn({ check: name, reason: (error as Error).message }, 'readiness check failed');
           return [name, 'failing'] as const;
         }
       }),

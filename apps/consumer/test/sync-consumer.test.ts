@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import pino from 'pino';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import type { UserEvent } from '@tenant-sync/contracts';
+import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
+import { createKafka, ensureTopics, type Producer } from '@tenant-sync/kafka';
+import { freePort } from '@tenant-sync/local-infra';
+import { certsDir, eventually, readTopic, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
+import { loadTlsMaterial } from '@tenant-sync/tls';
+import { createReferenceClient } from '../src/reference-client.ts';
+import { createSyncConsumer } from '../src/sync-consumer.ts';
+
+const infra = inject('infra');
+const { a, b } = testTenants;
+const logger = pino({ level: 'silent' });
+
+describe('sync consumer against the real source and Kafka', () => {
+  const topic = `sync-test-${randomUUID()}`;
+  const dlqTopic = `${topic}.dlq`;
+  const kafka = createKafka({ brokers: infra.brokers, clientId: 'sync-test', logger });
+  const sourceAdmin = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
+  const consumerAdmin = postgres(infra.consumerAdminUrl, { max: 1, onnotice: () => {} });
+  const db = createDatabase<ConsumerDatabase>({ url: infra.consumerAppUrl, poolSize: 2, applicationName: 'sync-test' });
+  let source: AppProcess;
+  let producer: Producer;
+  let sync: ReturnType<typeof createSyncConsumer>;
+  let reference: ReturnType<typeof createReferenceClient>;
+
+  beforeAll(async () => {
+    await ensureTopics(kafka, [
+      { topic, numPartitions: 3 },
+      { topic: dlqTopic, numPartitions: 1 },
+    ]);
+    const internalPort = await freePort();
+    source = await startApp(
+      'source',
+      { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(await freePort()), INTERNAL_PORT: String(internalPort) },
+      await freePort(),
+    );
+    const tls = loadTlsMaterial({
+      caFile: path.join(certsDir, 'ca.crt'),
+      certFile: path.join(certsDir, 'consumer.crt'),
+      keyFile: path.join(certsDir, 'consumer.key'),
+    });
+    reference = createReferenceClient({ baseUrl: `https://localhost:${internalPort}`, consumerId: 'consumer', tls, timeoutMs: 5_000 });
+    producer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } });
+    await producer.connect();
+    sync = createSyncConsumer({
+      consumer: kafka.consumer({ kafkaJS: { groupId: `sync-test-${randomUUID()}`, fromBeginning: true } }),
+      producer: kafka.producer({ kafkaJS: { acks: -1 } }),
+      db,
+      reference,
+      logger,
+      topic,
+      dlqTopic,
+    });
+    await sync.start();
+  });
+
+  afterAll(async () => {
+    await sync.stop();
+    await producer.disconnect();
+    await reference.close();
+    await source.stop();
+    await db.destroy();
+    await sourceAdmin.end();
+    await consumerAdmin.end();
+  });
+
+  const event = (orgId: string, id: string, action: UserEvent['action'], version: number): UserEvent => ({
+    event_id: randomUUID(),
+    entity: { type: 'USER', id },
+    action,
+    version,
+    timestamp: new Date().toISOString(),
+    source_system: 'test',
+    tenant_context: { org_id: orgId },
+  });
+  const send = (messages: Array<{ key: string; value: string; tenant?: string }>) =>
+    producer.send({
+      topic,
+      messages: messages.map(({ key, value, tenant }) => ({ key, value, headers: tenant ? { 'x-tenant-id': tenant } : {} })),
+    });
+  const userRow = async (id: string) =>
+    (await consumerAdmin`SELECT org_id, name, version::int AS version, deleted_at FROM synced_users WHERE id = ${id}`)[0];
+
+  it('dead-letters poison messages with their reason and keeps consuming', async () => {
+    const [user] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Good', 'good@a.test') RETURNING id`;
+    const id = user?.id as string;
+    const unknownOrg = randomUUID();
+    await send([
+      { key: 'x1', value: '{not json' },
+      { key: 'x2', value: JSON.stringify({ ...event(a.id, id, 'CREATED', 1), tenant_context: {} }), tenant: a.id },
+      { key: 'x3', value: JSON.stringify(event(unknownOrg, randomUUID(), 'CREATED', 1)), tenant: unknownOrg },
+      { key: 'x4', value: JSON.stringify(event(a.id, id, 'CREATED', 1)), tenant: b.id },
+      { key: 'x5', value: JSON.stringify({ ...event(a.id, id, 'CREATED', 1), entity: { type: 'ORDER', id } }), tenant: a.id },
+      { key: id, value: JSON.stringify(event(a.id, id, 'CREATED', 1)), tenant: a.id },
+    ]);
+
+    await eventually(async () => expect(await userRow(id)).toMatchObject({ org_id: a.id, name: 'Good', version: 1 }), 20_000);
+    const dead = await readTopic(infra.brokers, dlqTopic, 5, 20_000);
+    const reasons = Object.fromEntries(dead.map((message) => [message.key, message.headers['dlq-reason']]));
+    expect(reasons).toEqual({
+      x1: 'value is not JSON',
+      x2: 'tenant_context.org_id is missing',
+      x3: 'organisation unknown or not active at the source',
+      x4: 'tenant header does not match tenant_context.org_id',
+      x5: expect.stringContaining('invalid event'),
+    });
+    for (const message of dead) {
+      expect(message.headers).toMatchObject({ 'dlq-original-topic': topic, 'dlq-original-offset': expect.any(String) });
+    }
+  });
+
+  it('converges to the latest version whatever the order and duplicates, and a delete wins', async () => {
+    const [user] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'V1', 'order@a.test') RETURNING id`;
+    const id = user?.id as string;
+    await sourceAdmin`UPDATE users SET name = 'V2' WHERE id = ${id}`;
+    await sourceAdmin`UPDATE users SET name = 'V3' WHERE id = ${id}`;
+    const message = (action: UserEvent['action'], version: number) => ({ key: id, value: JSON.stringify(event(a.id, id, action, version)), tenant: a.id });
+    await send([message('UPDATED', 3), message('CREATED', 1), message('UPDATED', 2), message('UPDATED', 3)]);
+    await eventually(async () => expect(await userRow(id)).toMatchObject({ name: 'V3', version: 3, deleted_at: null }), 20_000);
+
+    await sourceAdmin`DELETE FROM users WHERE id = ${id}`;
+    await send([message('DELETED', 4)]);
+    await eventually(async () => expect((await userRow(id))?.deleted_at).not.toBeNull(), 20_000);
+    // A late, older update must not bring the user back.
+    await send([message('UPDATED', 2)]);
+    const marker = randomUUID();
+    const [markerUser] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Marker', ${`${marker}@a.test`}) RETURNING id`;
+    // Same key, same partition: once the marker is applied, the late update was consumed too.
+    await send([{ key: id, value: JSON.stringify(event(a.id, markerUser?.id, 'CREATED', 1)), tenant: a.id }]);
+    await eventually(async () => expect(await userRow(markerUser?.id)).toBeDefined(), 20_000);
+    expect(await userRow(id)).toMatchObject({ name: null, version: 4 });
+  });
+});
