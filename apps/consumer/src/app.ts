@@ -1,11 +1,11 @@
 import helmet from '@fastify/helmet';
 import sensible from '@fastify/sensible';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { splitList, type ConsumerConfig } from '@tenant-sync/config';
-import type { ConsumerDatabase } from '@tenant-sync/db';
-import { createHttpsServer } from '@tenant-sync/http';
-import { cacheMemberships, createTokenVerifier, tenantAuthPlugin, type LookupMembership } from '@tenant-sync/tenant-auth';
+import type { ConsumerConfig } from '@tenant-sync/config';
+import { pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
+import { createHttpsServer, registerHealthRoutes } from '@tenant-sync/http';
+import { cacheMemberships, tenantAuthPlugin, tokenVerifierFromSettings, type LookupMembership } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
 import { cacheUserRoutes } from './routes/cache-users.ts';
 
@@ -24,20 +24,9 @@ export async function buildCacheServer({ config, db, logger, tls, lookupMembersh
   await app.register(helmet);
   await app.register(sensible);
 
-  app.get('/health/live', async () => ({ status: 'ok' }));
-  app.get('/health/ready', async () => {
-    await sql`select 1`.execute(db);
-    return { status: 'ok' };
-  });
+  registerHealthRoutes(app, () => pingDatabase(db));
 
-  const verifyToken = createTokenVerifier({
-    publicKeyFile: config.JWT_PUBLIC_KEY_FILE,
-    jwksUrl: config.JWT_JWKS_URL,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    algorithms: splitList(config.JWT_ALGORITHMS),
-    clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
-  });
+  const verifyToken = tokenVerifierFromSettings(config);
   await app.register(async (authenticated) => {
     await authenticated.register(tenantAuthPlugin, {
       verifyToken,

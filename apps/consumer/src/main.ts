@@ -1,7 +1,6 @@
-import { sql } from 'kysely';
 import { Counter } from 'prom-client';
-import { ConfigError, loadConsumerConfig } from '@tenant-sync/config';
-import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
+import { configOrExit, loadConsumerConfig } from '@tenant-sync/config';
+import { createDatabase, pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
 import { daysUntilExpiry, loadTlsMaterial } from '@tenant-sync/tls';
@@ -9,14 +8,7 @@ import { buildCacheServer } from './app.ts';
 import { createReferenceClient } from './reference-client.ts';
 import { createSyncConsumer } from './sync-consumer.ts';
 
-let config;
-try {
-  config = loadConsumerConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`consumer: ${error.message}`);
-  process.exit(1);
-}
+const config = configOrExit('consumer', () => loadConsumerConfig());
 
 const logger = createLogger({ app: 'consumer', level: config.LOG_LEVEL });
 const tls = loadTlsMaterial({ caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE });
@@ -52,7 +44,7 @@ const opsServer = buildOpsServer({
   logger,
   registry,
   readiness: {
-    postgres: async () => void (await sql`select 1`.execute(db)),
+    postgres: () => pingDatabase(db),
     kafka: async () => {
       if (!consuming) throw new Error('consumer not running');
     },

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
-import { sql } from 'kysely';
-import { ConfigError, loadRelayConfig } from '@tenant-sync/config';
-import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
+import { configOrExit, loadRelayConfig } from '@tenant-sync/config';
+import { createDatabase, pingDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
 import { createRelayMetrics } from './metrics.ts';
@@ -9,14 +8,7 @@ import { pendingStats } from './outbox.ts';
 import { createProducer } from './producer.ts';
 import { createRelay } from './relay.ts';
 
-let config;
-try {
-  config = loadRelayConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`relay: ${error.message}`);
-  process.exit(1);
-}
+const config = configOrExit('relay', () => loadRelayConfig());
 
 const relayId = config.RELAY_ID ?? `${hostname()}-${process.pid}`;
 const logger = createLogger({ app: 'relay', level: config.LOG_LEVEL }).child({ relayId });
@@ -31,7 +23,7 @@ const opsServer = buildOpsServer({
   logger,
   registry,
   readiness: {
-    postgres: async () => void (await sql`select 1`.execute(db)),
+    postgres: () => pingDatabase(db),
     kafka: async () => {
       if (!kafkaReady) throw new Error('producer not connected');
     },

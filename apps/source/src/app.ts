@@ -1,11 +1,11 @@
 import helmet from '@fastify/helmet';
 import sensible from '@fastify/sensible';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { splitList, type SourceConfig } from '@tenant-sync/config';
-import type { SourceDatabase } from '@tenant-sync/db';
-import { createHttpsServer } from '@tenant-sync/http';
-import { cacheMemberships, createTokenVerifier, tenantAuthPlugin } from '@tenant-sync/tenant-auth';
+import { pingDatabase, type SourceDatabase } from '@tenant-sync/db';
+import { createHttpsServer, registerHealthRoutes } from '@tenant-sync/http';
+import { cacheMemberships, tenantAuthPlugin, tokenVerifierFromSettings } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
 import { clientCertificatePlugin } from './plugins/client-certificate.ts';
 import { referenceRoutes } from './routes/internal/index.ts';
@@ -33,21 +33,10 @@ export async function buildPublicServer({ config, db, logger, tls }: SourceDepen
   await app.register(helmet);
   await app.register(sensible);
 
-  app.get('/health/live', async () => ({ status: 'ok' }));
-  app.get('/health/ready', async () => {
-    await sql`select 1`.execute(db);
-    return { status: 'ok' };
-  });
+  registerHealthRoutes(app, () => pingDatabase(db));
 
   const tenancy = createTenancyQueries(db);
-  const verifyToken = createTokenVerifier({
-    publicKeyFile: config.JWT_PUBLIC_KEY_FILE,
-    jwksUrl: config.JWT_JWKS_URL,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    algorithms: splitList(config.JWT_ALGORITHMS),
-    clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
-  });
+  const verifyToken = tokenVerifierFromSettings(config);
   const lookupMembership = cacheMemberships(tenancy.membership, config.AUTH_CACHE_TTL_MS);
 
   await app.register(async (authenticated) => {

@@ -1,18 +1,10 @@
-import { sql } from 'kysely';
-import { ConfigError, loadSourceConfig } from '@tenant-sync/config';
-import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
+import { configOrExit, loadSourceConfig } from '@tenant-sync/config';
+import { createDatabase, pingDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
 import { daysUntilExpiry, loadTlsMaterial } from '@tenant-sync/tls';
 import { buildInternalServer, buildPublicServer } from './app.ts';
 
-let config;
-try {
-  config = loadSourceConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`source: ${error.message}`);
-  process.exit(1);
-}
+const config = configOrExit('source', () => loadSourceConfig());
 
 const logger = createLogger({ app: 'source', level: config.LOG_LEVEL });
 const tls = loadTlsMaterial({ caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE });
@@ -25,7 +17,7 @@ const internalServer = await buildInternalServer(deps);
 const opsServer = buildOpsServer({
   logger,
   registry: createMetricsRegistry('source'),
-  readiness: { postgres: async () => void (await sql`select 1`.execute(db)) },
+  readiness: { postgres: () => pingDatabase(db) },
 });
 
 onShutdownSignal(logger, async () => {

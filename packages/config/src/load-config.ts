@@ -35,3 +35,17 @@ function describe(schema: TSchema): string {
   if (typeof s.minLength === 'number') return `must be at least ${s.minLength} characters`;
   return 'is not valid';
 }
+
+/**
+ * Runs `load` and returns its config; on a ConfigError prints the message, prefixed with the
+ * app's name, and exits with status 1. For an app's entry point.
+ */
+export function configOrExit<T>(app: string, load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${app}: ${error.message}`);
+    process.exit(1);
+  }
+}

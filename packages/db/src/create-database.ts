@@ -1,4 +1,4 @@
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
 
@@ -22,4 +22,9 @@ export function createDatabase<DB>({ url, poolSize = 10, applicationName }: Data
     types: { bigint: postgres.BigInt },
   });
   return new Kysely<DB>({ dialect: new PostgresJSDialect({ postgres: sql }) });
+}
+
+/** Resolves when the database answers a trivial query: the readiness check of every app. */
+export async function pingDatabase<DB>(db: Kysely<DB>): Promise<void> {
+  await sql`select 1`.execute(db);
 }

@@ -1,4 +1,4 @@
-export { createDatabase, type DatabaseOptions } from './create-database.ts';
+export { createDatabase, pingDatabase, type DatabaseOptions } from './create-database.ts';
 export { InvalidTenantError } from './errors.ts';
 export { withTenant, type TenantTransactionOptions } from './tenant-transaction.ts';
 export type { ConsumerDatabase, SyncedUserRow, SyncedUsersTable } from './consumer-schema.ts';

@@ -60,3 +60,26 @@ export function createTokenVerifier(options: TokenVerifierOptions): VerifyToken 
     return { subject: payload.sub, orgId: orgId.toLowerCase(), role: typeof payload.role === 'string' ? payload.role : undefined };
   };
 }
+
+/** JWT settings as every app's config names them. */
+export interface JwtSettings {
+  JWT_PUBLIC_KEY_FILE: string;
+  JWT_JWKS_URL?: string | undefined;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+  /** Comma-separated `alg` allow-list. */
+  JWT_ALGORITHMS: string;
+  JWT_CLOCK_TOLERANCE_S: number;
+}
+
+/** `createTokenVerifier` configured from an app's JWT settings. */
+export function tokenVerifierFromSettings(settings: JwtSettings): VerifyToken {
+  return createTokenVerifier({
+    publicKeyFile: settings.JWT_PUBLIC_KEY_FILE,
+    jwksUrl: settings.JWT_JWKS_URL,
+    issuer: settings.JWT_ISSUER,
+    audience: settings.JWT_AUDIENCE,
+    algorithms: settings.JWT_ALGORITHMS.split(',').map((alg) => alg.trim()),
+    clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE_S,
+  });
+}
