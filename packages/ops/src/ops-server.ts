@@ -25,16 +25,19 @@ export function createMetricsRegistry(app: string): Registry {
  * (every dependency answers; 503 naming the ones that do not).
  */
 export function buildOpsServer({ logger, registry, readiness }: OpsServerOptions) {
-  const app = Fastify({ loggerInstance: logger.child({ listener: 'ops' }) as FastifyBaseLogger, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: logger.child({ listener: 'ops' }) as FastifyBaseLogger });
 
-  app.get('/metrics', async (_request, reply) => {
+  // Scrapes and probes come every few seconds: only their failures are worth a log line.
+  const quiet = { logLevel: 'warn' as const };
+
+  app.get('/metrics', quiet, async (_request, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();
   });
 
-  app.get('/health/live', async () => ({ status: 'ok' }));
+  app.get('/health/live', quiet, async () => ({ status: 'ok' }));
 
-  app.get('/health/ready', async (_request, reply) => {
+  app.get('/health/ready', quiet, async (_request, reply) => {
     const results = await Promise.all(
       Object.entries(readiness).map(async ([name, check]) => {
         try {
