@@ -4,6 +4,13 @@ import type { OutboxRow } from '@tenant-sync/db';
 
 export const SOURCE_SYSTEM = 'tenant-sync-source';
 
+/**
+ * Below the broker's default `message.max.bytes` (1 MiB) with room for the batch framing.
+ * A message Kafka refuses as too large is a permanent error that would let the entity's later
+ * events overtake it, so such a row is parked before it is ever sent.
+ */
+export const MAX_MESSAGE_BYTES = 900_000;
+
 export type OutboxMessage =
   | { ok: true; key: string; value: string; headers: Record<string, string> }
   | { ok: false; reason: string };
@@ -32,5 +39,8 @@ export function toMessage(row: OutboxRow): OutboxMessage {
     [EventHeaders.eventId]: row.event_id,
   };
   if (row.traceparent) headers[EventHeaders.traceparent] = row.traceparent;
-  return { ok: true, key: row.aggregate_id, value: JSON.stringify(event), headers };
+  const value = JSON.stringify(event);
+  const size = Buffer.byteLength(value) + row.aggregate_id.length + Object.entries(headers).reduce((sum, [name, text]) => sum + name.length + text.length, 0);
+  if (size > MAX_MESSAGE_BYTES) return { ok: false, reason: `message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}` };
+  return { ok: true, key: row.aggregate_id, value, headers };
 }

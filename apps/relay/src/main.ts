@@ -1,18 +1,20 @@
 import { hostname } from 'node:os';
 import { configOrExit, loadRelayConfig } from '@tenant-sync/config';
-import { createDatabase, pingDatabase, type SourceDatabase } from '@tenant-sync/db';
+import { pingDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
 import { createRelayMetrics } from './metrics.ts';
+import { listenForOutboxCommits } from './outbox-listener.ts';
 import { pendingStats } from './outbox.ts';
 import { createProducer } from './producer.ts';
+import { createRelayDatabase } from './relay-database.ts';
 import { createRelay } from './relay.ts';
 
 const config = configOrExit('relay', () => loadRelayConfig());
 
 const relayId = config.RELAY_ID ?? `${hostname()}-${process.pid}`;
 const logger = createLogger({ app: 'relay', level: config.LOG_LEVEL }).child({ relayId });
-const db = createDatabase<SourceDatabase>({ url: config.RELAY_DATABASE_URL, poolSize: 2, applicationName: 'relay' });
+const db = createRelayDatabase(config.RELAY_DATABASE_URL);
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger });
 const registry = createMetricsRegistry('relay');
 const metrics = createRelayMetrics(registry, () => pendingStats(db));
@@ -43,7 +45,9 @@ const relay = createRelay({
   leaseMs: config.RELAY_LEASE_MS,
 });
 
+const listener = await listenForOutboxCommits({ url: config.RELAY_DATABASE_URL, logger, onWake: () => relay.poke() });
 onShutdownSignal(logger, async () => {
+  await listener.close();
   await relay.stop();
   await producer.disconnect();
   await opsServer.close();

@@ -20,6 +20,12 @@ export function createRelayMetrics(registry: Registry, collectPending: () => Pro
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    publishLag: new Histogram({
+      name: 'relay_publish_lag_seconds',
+      help: 'Age of an outbox row when Kafka acknowledged it: from the write to the ack',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
+      registers: [registry],
+    }),
     pendingDepth: new Gauge({
       name: 'relay_pending_depth',
       help: 'Outbox rows waiting to be published',

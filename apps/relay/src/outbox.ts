@@ -17,7 +17,7 @@ export async function claimBatch(db: Kysely<SourceDatabase>, owner: string, limi
        SET lease_owner = ${owner},
            lease_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}),
            attempts = attempts + 1
-     WHERE id IN (
+     WHERE id = ANY (ARRAY(
        SELECT candidate.id
          FROM outbox candidate
         WHERE candidate.parked_at IS NULL
@@ -29,7 +29,7 @@ export async function claimBatch(db: Kysely<SourceDatabase>, owner: string, limi
                    AND prior.parked_at IS NULL)
         ORDER BY candidate.id
         LIMIT ${limit}
-          FOR UPDATE SKIP LOCKED)
+          FOR UPDATE SKIP LOCKED))
     RETURNING *`.execute(db);
   return result.rows.sort((a, b) => Number(a.id) - Number(b.id));
 }

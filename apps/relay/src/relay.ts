@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { SourceDatabase } from '@tenant-sync/db';
+import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
 import { toMessage } from './event.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -24,73 +24,107 @@ const maxBackoffMs = 10_000;
 
 /**
  * The outbox relay loop: claim a batch, publish it, wait for every delivery report, and only
- * then delete the rows. A full batch is followed at once by the next; an empty one waits
- * `pollIntervalMs`. Failures back off exponentially with jitter and the loop carries on.
+ * then delete the rows. While a full batch is being published the next one is already being
+ * claimed, so the database and Kafka work side by side; the claim never takes a successor of
+ * a row still in flight (see `claimBatch`), so this keeps each entity in order. An empty or
+ * partial batch waits `pollIntervalMs` or until `poke()`. Failures give the claimed rows back,
+ * back off exponentially with jitter, and the loop carries on.
  */
 export function createRelay(options: RelayOptions) {
   const { db, producer, topic, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs } = options;
   let running = false;
   let loop: Promise<void> | undefined;
-  let wake: AbortController | undefined;
+  // Aborts the current wait: stop() always, poke() only while waiting for work.
+  let wait: { controller: AbortController; wakeable: boolean } | undefined;
+  // Set by a wake-up that arrives while a batch is in flight, so the next wait is skipped.
+  let wakeRequested = false;
 
-  async function publishBatch(): Promise<number> {
+  const claim = () => claimBatch(db, relayId, batchSize, leaseMs);
+
+  async function release(rows: OutboxRow[], reason: string): Promise<void> {
+    await releaseLeases(db, relayId, rows.map((row) => Number(row.id)), reason).catch((error: unknown) =>
+      logger.warn({ err: error }, 'could not release leases; they expire by themselves'),
+    );
+  }
+
+  async function publish(rows: OutboxRow[]): Promise<void> {
     const stopTimer = metrics.batchDuration.startTimer();
-    const rows = await claimBatch(db, relayId, batchSize, leaseMs);
-    if (rows.length === 0) return 0;
     metrics.batchSize.observe(rows.length);
-
     const messages = [];
-    const ids = [];
+    const sent: OutboxRow[] = [];
     for (const row of rows) {
       const message = toMessage(row);
       if (!message.ok) {
         await parkRow(db, relayId, Number(row.id), message.reason);
         metrics.parked.inc({ reason: message.reason });
-        logger.error({ outboxId: row.id, eventId: row.event_id, reason: message.reason }, 'outbox row parked: not published');
+        logger.error({ outboxId: row.id, eventId: row.event_id, tenantId: row.org_id, reason: message.reason }, 'outbox row parked: not published');
         continue;
       }
       messages.push({ key: message.key, value: message.value, headers: message.headers });
-      ids.push(Number(row.id));
+      sent.push(row);
     }
-
-    if (messages.length > 0) {
+    if (sent.length > 0) {
       try {
+        // Resolves once every delivery report is in; one failed message fails the batch.
         await producer.send({ topic, messages });
       } catch (error) {
         metrics.publishErrors.inc();
-        await releaseLeases(db, relayId, ids, (error as Error).message).catch((releaseError: unknown) =>
-          logger.warn({ err: releaseError }, 'could not release leases; they expire by themselves'),
-        );
+        await release(sent, (error as Error).message.slice(0, 1000));
         throw error;
       }
-      await deletePublished(db, relayId, ids);
-      metrics.published.inc(ids.length);
+      await deletePublished(db, relayId, sent.map((row) => Number(row.id)));
+      metrics.published.inc(sent.length);
+      const now = Date.now();
+      for (const row of sent) metrics.publishLag.observe((now - new Date(row.created_at).getTime()) / 1000);
     }
     stopTimer();
-    logger.debug({ published: ids.length, claimed: rows.length }, 'batch published');
-    return rows.length;
+    logger.debug({ published: sent.length, claimed: rows.length }, 'batch published');
   }
 
   async function run(): Promise<void> {
     let failures = 0;
+    let next: Promise<OutboxRow[]> | undefined;
     while (running) {
+      let rows: OutboxRow[] = [];
       try {
-        const claimed = await publishBatch();
+        rows = await (next ?? claim());
+        next = undefined;
+        if (rows.length === 0) {
+          await pause(pollIntervalMs, true);
+          continue;
+        }
+        // A full batch means more is waiting: claim it while this one is published.
+        if (rows.length === batchSize && running) {
+          next = claim();
+          next.catch(() => {}); // handled when awaited; never an unhandled rejection meanwhile
+        }
+        await publish(rows);
         if (failures > 0) logger.info({ after: failures }, 'relay recovered');
         failures = 0;
-        if (claimed < batchSize) await pause(pollIntervalMs);
+        if (rows.length < batchSize) await pause(pollIntervalMs, true);
       } catch (error) {
+        if (next) await release(await next.catch(() => []), 'claimed while the previous batch failed');
+        next = undefined;
         failures += 1;
         const delay = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random() / 2);
         logger.error({ err: error, failures, retryInMs: Math.round(delay) }, 'relay batch failed; backing off');
-        await pause(delay);
+        // Not wakeable: commits keep notifying while Kafka or PostgreSQL is down.
+        await pause(delay, false);
       }
     }
+    if (next) await release(await next.catch(() => []), 'relay stopping');
   }
 
-  async function pause(ms: number): Promise<void> {
-    wake = new AbortController();
-    await sleep(ms, undefined, { signal: wake.signal }).catch(() => {});
+  async function pause(ms: number, wakeable: boolean): Promise<void> {
+    if (!running) return;
+    if (wakeable && wakeRequested) {
+      wakeRequested = false;
+      return;
+    }
+    wait = { controller: new AbortController(), wakeable };
+    await sleep(ms, undefined, { signal: wait.controller.signal }).catch(() => {});
+    wait = undefined;
+    if (wakeable) wakeRequested = false;
   }
 
   return {
@@ -99,15 +133,19 @@ export function createRelay(options: RelayOptions) {
       running = true;
       loop = run();
     },
-    /** Finishes the batch in flight, then resolves. */
+    /** Finishes the batch in flight, gives back rows claimed ahead, then resolves. */
     async stop(): Promise<void> {
       running = false;
-      wake?.abort();
+      wait?.controller.abort();
       await loop;
     },
-    /** Ends the current wait early, e.g. on a NOTIFY. */
+    /**
+     * Claims again now instead of at the next poll, e.g. on a NOTIFY. Wake-ups that arrive
+     * while a batch is in flight fold into one.
+     */
     poke(): void {
-      wake?.abort();
+      wakeRequested = true;
+      if (wait?.wakeable) wait.controller.abort();
     },
   };
 }

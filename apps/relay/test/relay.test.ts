@@ -3,12 +3,12 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { Registry } from 'prom-client';
 import { afterAll, beforeEach, describe, expect, it, inject } from 'vitest';
-import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { eventually, readTopic, testTenants } from '@tenant-sync/testing';
 import { createRelayMetrics } from '../src/metrics.ts';
 import { pendingStats } from '../src/outbox.ts';
 import { createProducer } from '../src/producer.ts';
+import { createRelayDatabase } from '../src/relay-database.ts';
 import { createRelay } from '../src/relay.ts';
 
 const infra = inject('infra');
@@ -18,11 +18,11 @@ const logger = pino({ level: 'silent' });
 describe('relay', () => {
   const admin = postgres(infra.sourceAdminUrl, { max: 2, onnotice: () => {} });
   const kafka = createKafka({ brokers: infra.brokers, clientId: 'relay-test', logger });
-  const dbs: Array<ReturnType<typeof createDatabase<SourceDatabase>>> = [];
+  const dbs: Array<ReturnType<typeof createRelayDatabase>> = [];
   const producers: Array<ReturnType<typeof createProducer>> = [];
 
   async function prepareRelay(topic: string, relayId: string, batchSize = 100) {
-    const db = createDatabase<SourceDatabase>({ url: infra.relayAppUrl, poolSize: 2, applicationName: relayId });
+    const db = createRelayDatabase(infra.relayAppUrl, relayId);
     const producer = createProducer(kafka);
     await producer.connect();
     dbs.push(db);

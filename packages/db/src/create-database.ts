@@ -8,16 +8,18 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** A name shown in pg_stat_activity. */
   applicationName: string;
+  /** Server settings for every connection of the pool, e.g. `{ plan_cache_mode: 'force_custom_plan' }`. */
+  settings?: Record<string, string>;
 }
 
 /** A Kysely instance over the `postgres` driver. Close it with `db.destroy()`. */
-export function createDatabase<DB>({ url, poolSize = 10, applicationName }: DatabaseOptions): Kysely<DB> {
+export function createDatabase<DB>({ url, poolSize = 10, applicationName, settings = {} }: DatabaseOptions): Kysely<DB> {
   const sql = postgres(url, {
     max: poolSize,
     idle_timeout: 30,
     connect_timeout: 10,
     onnotice: () => {},
-    connection: { application_name: applicationName },
+    connection: { ...settings, application_name: applicationName },
     // Read bigint columns (version, outbox id) as numbers: they stay far below 2^53.
     types: { bigint: postgres.BigInt },
   });

@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import postgres from 'postgres';
+
+/** The channel the outbox trigger notifies on commit (migration 005-outbox-notify.sql). */
+export const OUTBOX_CHANNEL = 'outbox_pending';
+
+export interface OutboxListenerOptions {
+  url: string;
+  logger: Logger;
+  /** Called on every notification, and after each (re)connect: notifications may have been missed. */
+  onWake: () => void;
+}
+
+/**
+ * LISTENs for outbox commits on a dedicated connection that the driver reconnects with
+ * backoff. A notification only says "look": the relay still claims by state, and its
+ * fallback poll covers anything missed while the listener was away.
+ */
+export async function listenForOutboxCommits({ url, logger, onWake }: OutboxListenerOptions): Promise<{ close(): Promise<void> }> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'relay-listener' } });
+  let connects = 0;
+  await sql.listen(OUTBOX_CHANNEL, onWake, () => {
+    connects += 1;
+    if (connects > 1) logger.info({ channel: OUTBOX_CHANNEL }, 'outbox listener reconnected');
+    onWake();
+  });
+  return {
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
