@@ -4,6 +4,8 @@ import type { Kafka } from './create-kafka.ts';
 export interface TopicSpec {
   topic: string;
   numPartitions: number;
+  /** Topic-level settings, e.g. `{ 'message.timestamp.type': 'LogAppendTime' }`. */
+  config?: Record<string, string>;
 }
 
 /**
@@ -19,7 +21,15 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
       const existing = new Set(await admin.listTopics({ timeout: 5_000 }));
       const missing = topics.filter(({ topic }) => !existing.has(topic));
       if (missing.length > 0) {
-        await admin.createTopics({ topics: missing.map((spec) => ({ ...spec, replicationFactor: -1 })), timeout: 10_000 });
+        await admin.createTopics({
+          topics: missing.map(({ topic, numPartitions, config = {} }) => ({
+            topic,
+            numPartitions,
+            replicationFactor: -1,
+            configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+          })),
+          timeout: 10_000,
+        });
       }
       return;
     } catch (error) {

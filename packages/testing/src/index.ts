@@ -3,3 +3,4 @@ export { certsDir, mintToken, type TokenOptions } from './tokens.ts';
 export { eventually } from './eventually.ts';
 export { readTopic, type ReadMessage } from './read-topic.ts';
 export { startApp, type AppProcess } from './app-process.ts';
+export { describeMachine, type MachineSummary } from './machine.ts';

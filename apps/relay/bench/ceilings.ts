@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type postgres from 'postgres';
+import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
+import type { Producer } from '@tenant-sync/kafka';
+import { toMessage } from '../src/event.ts';
+import { claimBatch, deletePublished } from '../src/outbox.ts';
+import { prefillOutbox } from './outbox-load.ts';
+
+/**
+ * The producer alone: the relay's messages for `count` synthetic rows, sent in batches of
+ * `batchSize` the way the relay sends them, with no database. Returns events/s.
+ */
+export async function producerCeiling(producer: Producer, topic: string, count: number, batchSize: number): Promise<number> {
+  const rows: OutboxRow[] = Array.from({ length: count }, (_, n) => ({
+    id: n + 1,
+    event_id: randomUUID(),
+    org_id: `00000000-0000-0000-0000-${String(n % 100).padStart(12, '0')}`,
+    aggregate_type: 'USER',
+    aggregate_id: randomUUID(),
+    action: 'CREATED',
+    version: 1,
+    traceparent: null,
+    created_at: new Date(),
+    lease_owner: null,
+    lease_until: null,
+    attempts: 0,
+    last_error: null,
+    parked_at: null,
+    park_reason: null,
+  }));
+  const started = performance.now();
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const messages = rows.slice(start, start + batchSize).map((row) => {
+      const message = toMessage(row);
+      if (!message.ok) throw new Error(message.reason);
+      return { key: message.key, value: message.value, headers: message.headers };
+    });
+    await producer.send({ topic, messages });
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** The database alone: claim and delete `count` prefilled rows with no Kafka. Returns rows/s. */
+export async function claimAndDeleteCeiling(admin: postgres.Sql, relayDb: Kysely<SourceDatabase>, count: number, batchSize: number): Promise<number> {
+  await prefillOutbox(admin, count);
+  const started = performance.now();
+  let done = 0;
+  for (;;) {
+    const rows = await claimBatch(relayDb, 'ceiling', batchSize, 30_000);
+    if (rows.length === 0) break;
+    await deletePublished(relayDb, 'ceiling', rows.map((row) => Number(row.id)));
+    done += rows.length;
+  }
+  if (done !== count) throw new Error(`claimed ${done} of ${count} rows`);
+  return count / ((performance.now() - started) / 1000);
+}
