@@ -4,7 +4,7 @@ import type postgres from 'postgres';
 import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
 import { toMessage } from '../src/event.ts';
-import { claimBatch, deletePublished } from '../src/outbox.ts';
+import { createClaimer, deletePublished } from '../src/outbox.ts';
 import { prefillOutbox } from './outbox-load.ts';
 
 /**
@@ -41,14 +41,20 @@ export async function producerCeiling(producer: Producer, topic: string, count: 
   return count / ((performance.now() - started) / 1000);
 }
 
-/** The database alone: claim and delete `count` prefilled rows with no Kafka. Returns rows/s. */
+/**
+ * The database alone: claim and delete `count` prefilled rows with no Kafka, claiming the way
+ * the relay does. Returns rows/s.
+ */
 export async function claimAndDeleteCeiling(admin: postgres.Sql, relayDb: Kysely<SourceDatabase>, count: number, batchSize: number): Promise<number> {
   await prefillOutbox(admin, count);
+  const claim = createClaimer(relayDb, 'ceiling', batchSize, 30_000);
   const started = performance.now();
   let done = 0;
+  let last: OutboxRow | undefined;
   for (;;) {
-    const rows = await claimBatch(relayDb, 'ceiling', batchSize, 30_000);
-    if (rows.length === 0) break;
+    const rows = await claim(last);
+    if (rows.length === 0 && last === undefined) break;
+    last = rows.at(-1);
     await deletePublished(relayDb, 'ceiling', rows.map((row) => Number(row.id)));
     done += rows.length;
   }

@@ -10,8 +10,12 @@ import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
  * can publish that entity's next change. Rows are claimed by state (lease expired or never
  * leased), never by an id high-water mark, because ids are assigned before commit and commits
  * land out of order. A relay that dies leaves its lease to expire; the rows are claimed again.
+ *
+ * `afterId` only narrows where the scan starts, to skip the index entries of rows deleted
+ * since the last vacuum while a backlog drains; the caller still claims without it regularly,
+ * so a row committed late with a low id waits at most a few batches.
  */
-export async function claimBatch(db: Kysely<SourceDatabase>, owner: string, limit: number, leaseMs: number): Promise<OutboxRow[]> {
+export async function claimBatch(db: Kysely<SourceDatabase>, owner: string, limit: number, leaseMs: number, afterId = 0): Promise<OutboxRow[]> {
   const result = await sql<OutboxRow>`
     UPDATE outbox
        SET lease_owner = ${owner},
@@ -21,6 +25,7 @@ export async function claimBatch(db: Kysely<SourceDatabase>, owner: string, limi
        SELECT candidate.id
          FROM outbox candidate
         WHERE candidate.parked_at IS NULL
+          AND candidate.id > ${afterId}
           AND (candidate.lease_until IS NULL OR candidate.lease_until < clock_timestamp())
           AND NOT EXISTS (
                 SELECT 1 FROM outbox prior
@@ -32,6 +37,23 @@ export async function claimBatch(db: Kysely<SourceDatabase>, owner: string, limi
           FOR UPDATE SKIP LOCKED))
     RETURNING *`.execute(db);
   return result.rows.sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/** While a backlog drains, every this many claims one scans the outbox from its start. */
+const CLAIMS_PER_FULL_SCAN = 10;
+
+/**
+ * `claimBatch` for one relay. Given the last row of the batch in flight, the claim starts
+ * just past it, skipping the dead index entries of the rows deleted before; every
+ * `CLAIMS_PER_FULL_SCAN`-th claim, and every claim after a pause, scans from the start.
+ */
+export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: number, leaseMs: number) {
+  let boundedClaims = 0;
+  return (after?: OutboxRow): Promise<OutboxRow[]> => {
+    const afterId = after && boundedClaims < CLAIMS_PER_FULL_SCAN ? Number(after.id) : 0;
+    boundedClaims = afterId > 0 ? boundedClaims + 1 : 0;
+    return claimBatch(db, owner, limit, leaseMs, afterId);
+  };
 }
 
 /** Removes rows whose publication Kafka acknowledged; only rows this relay still leases. */

@@ -5,7 +5,7 @@ import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
 import { toMessage } from './event.ts';
 import type { RelayMetrics } from './metrics.ts';
-import { claimBatch, deletePublished, parkRow, releaseLeases } from './outbox.ts';
+import { createClaimer, deletePublished, parkRow, releaseLeases } from './outbox.ts';
 
 export interface RelayOptions {
   db: Kysely<SourceDatabase>;
@@ -39,7 +39,7 @@ export function createRelay(options: RelayOptions) {
   // Set by a wake-up that arrives while a batch is in flight, so the next wait is skipped.
   let wakeRequested = false;
 
-  const claim = () => claimBatch(db, relayId, batchSize, leaseMs);
+  const claim = createClaimer(db, relayId, batchSize, leaseMs);
 
   async function release(rows: OutboxRow[], reason: string): Promise<void> {
     await releaseLeases(db, relayId, rows.map((row) => Number(row.id)), reason).catch((error: unknown) =>
@@ -85,23 +85,25 @@ export function createRelay(options: RelayOptions) {
     let failures = 0;
     let next: Promise<OutboxRow[]> | undefined;
     while (running) {
-      let rows: OutboxRow[] = [];
       try {
-        rows = await (next ?? claim());
+        // A claim made ahead starts past the batch before it: only a claim from the start
+        // can tell that the outbox has nothing more.
+        const claimedAhead = next !== undefined;
+        const rows = await (next ?? claim());
         next = undefined;
         if (rows.length === 0) {
-          await pause(pollIntervalMs, true);
+          if (!claimedAhead) await pause(pollIntervalMs, true);
           continue;
         }
         // A full batch means more is waiting: claim it while this one is published.
         if (rows.length === batchSize && running) {
-          next = claim();
+          next = claim(rows.at(-1));
           next.catch(() => {}); // handled when awaited; never an unhandled rejection meanwhile
         }
         await publish(rows);
         if (failures > 0) logger.info({ after: failures }, 'relay recovered');
         failures = 0;
-        if (rows.length < batchSize) await pause(pollIntervalMs, true);
+        if (rows.length < batchSize && !claimedAhead) await pause(pollIntervalMs, true);
       } catch (error) {
         if (next) await release(await next.catch(() => []), 'claimed while the previous batch failed');
         next = undefined;

@@ -106,6 +106,7 @@ describe('relay process', () => {
 
     const doomed = await startRelay({ ...env, RELAY_ID: 'doomed' });
     await eventually(async () => expect(await pendingRows()).toBeLessThan(15_000), 60_000, 10);
+
     doomed.child.kill('SIGKILL');
     expect(await doomed.stop()).toBeNull();
     // It died holding leases: a batch in flight and the one it had claimed ahead.

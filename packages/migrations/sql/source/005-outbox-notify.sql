@@ -25,5 +25,13 @@ ALTER TABLE outbox SET (
   autovacuum_vacuum_threshold = 10000,
   autovacuum_vacuum_insert_scale_factor = 0,
   autovacuum_vacuum_insert_threshold = 10000,
-  autovacuum_vacuum_cost_delay = 0
+  autovacuum_vacuum_cost_delay = 0,
+  autovacuum_analyze_scale_factor = 0,
+  autovacuum_analyze_threshold = 10000
 );
+
+-- The claim's "is there an older pending row of this entity?" probe, answered by one index
+-- whatever the statistics say: on a table never analysed, the planner otherwise combined the
+-- full index with the pending index for every probe, which made each claim quadratic.
+DROP INDEX outbox_aggregate_idx;
+CREATE INDEX outbox_pending_aggregate_idx ON outbox (aggregate_id, id) WHERE parked_at IS NULL;
