@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kysely } from 'kysely';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
+import type { Producer } from '@tenant-sync/kafka';
+import { createRelayMetrics } from '../src/metrics.ts';
+
+/**
+ * The relay loop with the outbox in memory: what it does, and in which order, around the
+ * database and Kafka. The real database and broker are in relay.test.ts and relay-process.test.ts.
+ */
+const outbox = vi.hoisted(() => ({
+  pending: [] as OutboxRow[],
+  calls: [] as string[],
+  claimFailure: null as Error | null,
+}));
+
+vi.mock('../src/outbox.ts', () => ({
+  createClaimer: (_db: unknown, _owner: string, limit: number) => async () => {
+    outbox.calls.push('claim');
+    if (outbox.claimFailure) throw outbox.claimFailure;
+    return outbox.pending.splice(0, limit);
+  },
+  deletePublished: async (_db: unknown, _owner: string, ids: number[]) => void outbox.calls.push(`delete ${ids.join(',')}`),
+  releaseLeases: async (_db: unknown, _owner: string, ids: number[]) => void outbox.calls.push(`release ${ids.join(',')}`),
+  parkRow: async (_db: unknown, _owner: string, id: number, reason: string) => void outbox.calls.push(`park ${id} ${reason}`),
+}));
+
+const { createRelay } = await import('../src/relay.ts');
+
+let nextId = 1;
+function row(overrides: Partial<OutboxRow> = {}): OutboxRow {
+  return {
+    id: nextId++,
+    event_id: randomUUID(),
+    org_id: '00000000-0000-0000-0000-000000000000',
+    aggregate_type: 'USER',
+    aggregate_id: randomUUID(),
+    action: 'CREATED',
+    version: 1,
+    traceparent: null,
+    created_at: new Date(),
+    lease_owner: null,
+    lease_until: null,
+    attempts: 1,
+    last_error: null,
+    parked_at: null,
+    park_reason: null,
+    ...overrides,
+  };
+}
+
+/** A producer whose `send` waits until the test settles it. */
+function fakeProducer() {
+  const sends: Array<{ count: number; settle: (error?: Error) => void }> = [];
+  const producer = {
+    send: ({ messages }: { messages: unknown[] }) =>
+      new Promise<void>((resolve, reject) => {
+        outbox.calls.push(`send ${messages.length}`);
+        sends.push({ count: messages.length, settle: (error) => (error ? reject(error) : resolve()) });
+      }),
+  } as unknown as Producer;
+  return { producer, sends };
+}
+
+function relayWith(producer: Producer, batchSize = 2) {
+  return createRelay({
+    db: {} as Kysely<SourceDatabase>,
+    producer,
+    topic: 'user-events',
+    logger: pino({ level: 'silent' }),
+    metrics: createRelayMetrics(new Registry(), async () => ({ depth: 0, oldestAgeSeconds: 0, parked: 0 })),
+    relayId: 'relay-1',
+    batchSize,
+    pollIntervalMs: 200,
+    leaseMs: 30_000,
+  });
+}
+
+const until = async (condition: () => boolean) => {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited > 2_000) throw new Error('condition not reached');
+    await sleep(5);
+  }
+};
+
+describe('relay loop', () => {
+  beforeEach(() => {
+    outbox.pending = [];
+    outbox.calls = [];
+    outbox.claimFailure = null;
+    nextId = 1;
+  });
+
+  it('deletes rows only after Kafka acknowledged them, and claims the next batch meanwhile', async () => {
+    outbox.pending = [row(), row(), row()];
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer);
+    relay.start();
+    await until(() => sends.length === 1);
+    // The first batch is in flight; the next is already claimed, nothing is deleted yet.
+    expect(outbox.calls).toEqual(['claim', 'claim', 'send 2']);
+    sends[0]?.settle();
+    await until(() => sends.length === 2);
+    expect(outbox.calls.slice(3)).toEqual(['delete 1,2', 'send 1']);
+    sends[1]?.settle();
+    await until(() => outbox.calls.includes('delete 3'));
+    await relay.stop();
+  });
+
+  it('gives the batch back, and the one claimed ahead, when the publish fails; then backs off', async () => {
+    outbox.pending = [row(), row(), row(), row()];
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer);
+    relay.start();
+    await until(() => sends.length === 1);
+    sends[0]?.settle(new Error('broker transport failure'));
+    await until(() => outbox.calls.filter((call) => call.startsWith('release')).length === 2);
+    expect(outbox.calls).toContain('release 1,2');
+    expect(outbox.calls).toContain('release 3,4');
+    expect(outbox.calls.some((call) => call.startsWith('delete'))).toBe(false);
+    // Backing off at least 50 ms (100 ms with jitter), even when commits keep waking it.
+    const claimsAfterFailure = outbox.calls.filter((call) => call === 'claim').length;
+    for (let n = 0; n < 5; n += 1) relay.poke();
+    await sleep(40);
+    expect(outbox.calls.filter((call) => call === 'claim').length).toBe(claimsAfterFailure);
+    await relay.stop();
+  });
+
+  it('parks a row without a valid tenant and publishes the rest of its batch', async () => {
+    outbox.pending = [row({ org_id: null }), row()];
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer);
+    relay.start();
+    await until(() => sends.length === 1);
+    expect(sends[0]?.count).toBe(1);
+    expect(outbox.calls).toContain('park 1 org_id is missing');
+    sends[0]?.settle();
+    await until(() => outbox.calls.includes('delete 2'));
+    await relay.stop();
+  });
+
+  it('on stop, finishes the batch in flight before it resolves', async () => {
+    outbox.pending = [row()];
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer);
+    relay.start();
+    await until(() => sends.length === 1);
+    let stopped = false;
+    const stopping = relay.stop().then(() => (stopped = true));
+    await sleep(20);
+    expect(stopped).toBe(false);
+    sends[0]?.settle();
+    await stopping;
+    expect(outbox.calls.at(-1)).toBe('delete 1');
+  });
+
+  it('claims again at once when poked while idle, and folds pokes during a batch into one claim', async () => {
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer);
+    relay.start();
+    await until(() => outbox.calls.length === 1); // the first, empty claim; now waiting 200 ms
+    outbox.pending = [row()];
+    relay.poke();
+    await until(() => sends.length === 1);
+    relay.poke();
+    relay.poke();
+    sends[0]?.settle();
+    await until(() => outbox.calls.includes('delete 1'));
+    await sleep(50);
+    // One claim for the two pokes that came mid-batch, then the poll wait.
+    expect(outbox.calls.filter((call) => call === 'claim')).toHaveLength(3);
+    await relay.stop();
+  });
+
+  it('backs off when the database fails, without a busy loop', async () => {
+    outbox.claimFailure = new Error('connection refused');
+    const { producer } = fakeProducer();
+    const relay = relayWith(producer);
+    relay.start();
+    await sleep(120);
+    await relay.stop();
+    // 100 ms then 200 ms (±50 % jitter): two or three attempts, never dozens.
+    expect(outbox.calls.length).toBeLessThanOrEqual(3);
+  });
+});
