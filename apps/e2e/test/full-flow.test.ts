@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
-import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { TenantSyncClient } from '@tenant-sync/client';
 import { freePort } from '@tenant-sync/local-infra';
 import { certsDir, eventually, mintToken, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
 
@@ -13,7 +13,6 @@ const { a, b } = testTenants;
 /** The three real apps, started from their entry points, over real PostgreSQL and Kafka. */
 describe('full flow: source → outbox → relay → Kafka → consumer', () => {
   const apps: AppProcess[] = [];
-  const agent = new Agent({ connect: { ca: readFileSync(path.join(certsDir, 'ca.crt')) } });
   const consumerDb = postgres(infra.consumerAdminUrl, { max: 1, onnotice: () => {} });
   const ports = { public: 0, internal: 0, cache: 0 };
 
@@ -43,66 +42,56 @@ describe('full flow: source → outbox → relay → Kafka → consumer', () => 
     );
   });
 
+  const clients: TenantSyncClient[] = [];
+  /** The typed client of :8001 and :8002, acting with `token`. */
+  const clientWith = (token: string) => {
+    const client = new TenantSyncClient({
+      baseUrl: `https://localhost:${ports.public}`,
+      cacheUrl: `https://localhost:${ports.cache}`,
+      ca: readFileSync(path.join(certsDir, 'ca.crt')),
+      token,
+    });
+    clients.push(client);
+    return client;
+  };
+
   afterAll(async () => {
     for (const app of apps.reverse()) await app.stop();
-    await agent.close();
+    await Promise.all(clients.map((client) => client.close()));
     await consumerDb.end();
   });
 
-  const call = async (port: number, method: 'GET' | 'POST', url: string, token: string, body?: object) => {
-    const response = await request(`https://localhost:${port}${url}`, {
-      method,
-      dispatcher: agent,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : null,
-    });
-    return { status: response.statusCode, body: (await response.body.json()) as { items: { id: string }[] } & Record<string, unknown> };
-  };
-
   it('mirrors a user of tenant A into the consumer, visible to A and absent for B', async () => {
-    const tokenA = await mintToken({ orgId: a.id, subject: a.admin });
-    const tokenB = await mintToken({ orgId: b.id, subject: b.admin });
-    const created = await call(ports.public, 'POST', '/users', tokenA, { name: 'Flow User', email: 'flow@a.test' });
-    expect(created.status).toBe(201);
-    const id = created.body.id as string;
+    const clientA = clientWith(await mintToken({ orgId: a.id, subject: a.admin }));
+    const clientB = clientWith(await mintToken({ orgId: b.id, subject: b.admin }));
+    const { id } = await clientA.createUser(a.id, { name: 'Flow User', email: 'flow@a.test' });
 
     const cacheA = await eventually(async () => {
-      const page = await call(ports.cache, 'GET', '/cache/users', tokenA);
-      expect(page.body.items.map((user) => user.id)).toContain(id);
+      const page = await clientA.listCachedUsers(a.id);
+      expect(page.items.map((user) => user.id)).toContain(id);
       return page;
     }, 20_000);
-    expect(cacheA.body.items.find((user) => user.id === id)).toMatchObject({ orgId: a.id, name: 'Flow User', email: 'flow@a.test', version: 1 });
+    expect(cacheA.items.find((user) => user.id === id)).toMatchObject({ orgId: a.id, name: 'Flow User', email: 'flow@a.test', version: 1 });
 
-    const cacheB = await call(ports.cache, 'GET', '/cache/users', tokenB);
-    expect(cacheB.status).toBe(200);
-    expect(cacheB.body.items.map((user) => user.id)).not.toContain(id);
+    const cacheB = await clientB.listCachedUsers(b.id);
+    expect(cacheB.items.map((user) => user.id)).not.toContain(id);
     const rows = await consumerDb`SELECT org_id, version::int AS version FROM synced_users WHERE id = ${id}`;
     expect(rows).toEqual([{ org_id: a.id, version: 1 }]);
   });
 
   it('carries updates and deletes through, leaving a tombstone', async () => {
-    const tokenA = await mintToken({ orgId: a.id, subject: a.admin });
-    const { body } = await call(ports.public, 'POST', '/users', tokenA, { name: 'Short Lived', email: 'short@a.test' });
-    const id = body.id as string;
-    await request(`https://localhost:${ports.public}/users/${id}`, {
-      method: 'PATCH',
-      dispatcher: agent,
-      headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Renamed' }),
-    }).then((response) => response.body.dump());
-    await request(`https://localhost:${ports.public}/users/${id}`, {
-      method: 'DELETE',
-      dispatcher: agent,
-      headers: { authorization: `Bearer ${tokenA}` },
-    }).then((response) => response.body.dump());
+    const clientA = clientWith(await mintToken({ orgId: a.id, subject: a.admin }));
+    const { id } = await clientA.createUser(a.id, { name: 'Short Lived', email: 'short@a.test' });
+    expect(await clientA.updateUser(a.id, id, { name: 'Renamed' })).toMatchObject({ name: 'Renamed', version: 2 });
+    await clientA.deleteUser(a.id, id);
 
     await eventually(async () => {
       const [row] = await consumerDb`SELECT version::int AS version, deleted_at, name, email FROM synced_users WHERE id = ${id}`;
       expect(row).toMatchObject({ version: 3, name: null, email: null });
       expect(row?.deleted_at).not.toBeNull();
     }, 20_000);
-    const page = await call(ports.cache, 'GET', '/cache/users', tokenA);
-    expect(page.body.items.map((user) => user.id)).not.toContain(id);
+    const page = await clientA.listCachedUsers(a.id);
+    expect(page.items.map((user) => user.id)).not.toContain(id);
   });
 
   it('stops every app gracefully on SIGTERM, with no personal data in any log line', async () => {

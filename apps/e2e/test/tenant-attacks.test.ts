@@ -4,6 +4,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { InvalidOrgIdError, TenantMismatchError, TenantSyncApiError, TenantSyncClient } from '@tenant-sync/client';
 import { freePort } from '@tenant-sync/local-infra';
 import { certsDir, eventually, mintToken, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
 
@@ -45,6 +46,14 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
   const statuses: Array<{ what: string; status: number }> = [];
   const tokens = { adminA: '', memberA: '', adminB: '' };
   const users = { a: '', b: '' };
+  const clients: { a?: TenantSyncClient; b?: TenantSyncClient } = {};
+  const clientFor = (token: string) =>
+    new TenantSyncClient({
+      baseUrl: `https://localhost:${ports.public}`,
+      cacheUrl: `https://localhost:${ports.cache}`,
+      ca: readFileSync(path.join(certsDir, 'ca.crt')),
+      token,
+    });
 
   interface Sent {
     status: number;
@@ -113,13 +122,10 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
     tokens.adminA = await mintToken({ orgId: a.id, subject: a.admin });
     tokens.memberA = await mintToken({ orgId: a.id, subject: a.member, role: 'member' });
     tokens.adminB = await mintToken({ orgId: b.id, subject: b.admin });
-    const created = {
-      a: await send(ports.public, 'POST', '/users', { token: tokens.adminA, body: { name: 'Alice of A', email: 'alice@attacks-a.test' } }),
-      b: await send(ports.public, 'POST', '/users', { token: tokens.adminB, body: { name: 'Bob of B', email: 'bob@attacks-b.test' } }),
-    };
-    expect([created.a.status, created.b.status]).toEqual([201, 201]);
-    users.a = created.a.json().id as string;
-    users.b = created.b.json().id as string;
+    clients.a = clientFor(tokens.adminA);
+    clients.b = clientFor(tokens.adminB);
+    users.a = (await clients.a.createUser(a.id, { name: 'Alice of A', email: 'alice@attacks-a.test' })).id;
+    users.b = (await clients.b.createUser(b.id, { name: 'Bob of B', email: 'bob@attacks-b.test' })).id;
     // Settle: both users mirrored, the outbox drained. From here on nothing may change.
     await eventually(async () => {
       const synced = await consumerDb`SELECT id FROM synced_users`;
@@ -130,7 +136,7 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
 
   afterAll(async () => {
     for (const app of apps.reverse()) await app.stop();
-    await agent.close();
+    await Promise.all([agent.close(), clients.a?.close(), clients.b?.close()]);
     await sourceDb.end();
     await consumerDb.end();
   });
@@ -191,17 +197,29 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
 
     it("lists only the caller's tenant on :8001 and :8002", async () => {
       await unchanged(async () => {
-        for (const [token, own] of [
-          [tokens.adminA, users.a],
-          [tokens.adminB, users.b],
+        for (const [client, orgId, own] of [
+          [clients.a, a.id, users.a],
+          [clients.b, b.id, users.b],
         ] as const) {
-          const listed = await send(ports.public, 'GET', '/users', { token });
-          const cached = await send(ports.cache, 'GET', '/cache/users', { token });
-          for (const page of [listed, cached]) {
-            expect(page.status).toBe(200);
-            expect((page.json().items as Array<{ id: string }>).map((user) => user.id)).toEqual([own]);
-          }
+          if (!client) throw new Error('clients are made in beforeAll');
+          expect((await client.listUsers(orgId)).items.map((user) => user.id)).toEqual([own]);
+          expect((await client.listCachedUsers(orgId)).items.map((user) => user.id)).toEqual([own]);
+          expect((await client.getUser(orgId, own)).orgId).toBe(orgId);
         }
+      });
+    });
+
+    it("the typed client refuses to act for another tenant than its token's, or for no valid one", async () => {
+      const client = clients.a;
+      if (!client) throw new Error('clients are made in beforeAll');
+      await unchanged(async () => {
+        await expect(client.getUser(b.id, users.b)).rejects.toBeInstanceOf(TenantMismatchError);
+        await expect(client.deleteUser(b.id, users.b)).rejects.toBeInstanceOf(TenantMismatchError);
+        await expect(client.listCachedUsers(b.id)).rejects.toBeInstanceOf(TenantMismatchError);
+        await expect(client.createUser("' OR 1=1 --", { name: 'Eve', email: 'eve@attacks-a.test' })).rejects.toBeInstanceOf(InvalidOrgIdError);
+        // Within its own tenant, another tenant's id is the server's plain 404.
+        await expect(client.getUser(a.id, users.b)).rejects.toMatchObject({ status: 404, body: { message: 'user not found' } });
+        await expect(client.updateUser(a.id, users.b, { name: 'Mallory' })).rejects.toBeInstanceOf(TenantSyncApiError);
       });
     });
 
