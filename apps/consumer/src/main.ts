@@ -1,10 +1,11 @@
-import { Counter } from 'prom-client';
-import { configOrExit, loadConsumerConfig } from '@tenant-sync/config';
+import { configOrExit, loadConsumerConfig, splitList } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
 import { daysUntilExpiry, loadTlsMaterial } from '@tenant-sync/tls';
 import { buildCacheServer } from './app.ts';
+import { createConsumerMetrics } from './metrics.ts';
+import { scheduleReconciliation } from './reconcile.ts';
 import { createReferenceClient } from './reference-client.ts';
 import { createSyncConsumer } from './sync-consumer.ts';
 
@@ -15,12 +16,17 @@ const tls = loadTlsMaterial({ caFile: config.TLS_CA_FILE, certFile: config.TLS_C
 if (daysUntilExpiry(tls) < 30) logger.warn({ notAfter: tls.notAfter }, 'consumer certificate expires soon');
 
 const db = createDatabase<ConsumerDatabase>({ url: config.CONSUMER_DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'consumer' });
-const reference = createReferenceClient({ baseUrl: config.SOURCE_INTERNAL_URL, consumerId: config.CONSUMER_ID, tls, timeoutMs: config.FETCH_TIMEOUT_MS });
-const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-consumer', logger });
 const registry = createMetricsRegistry('consumer');
-const processed = new Counter({ name: 'consumer_processed_total', help: 'Messages applied', registers: [registry] });
-const deadLettered = new Counter({ name: 'consumer_dead_lettered_total', help: 'Messages sent to the DLQ', labelNames: ['reason'], registers: [registry] });
-const authAlerts = new Counter({ name: 'consumer_source_auth_alerts_total', help: 'Reference API refused our credentials', registers: [registry] });
+const metrics = createConsumerMetrics(registry);
+const reference = createReferenceClient({
+  baseUrl: config.SOURCE_INTERNAL_URL,
+  consumerId: config.CONSUMER_ID,
+  tls,
+  timeoutMs: config.FETCH_TIMEOUT_MS,
+  onCall: metrics.fetch,
+});
+const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-consumer', logger });
+const tenantsSeen = new Set<string>(splitList(config.RECONCILE_TENANTS).map((id) => id.toLowerCase()));
 
 const sync = createSyncConsumer({
   consumer: kafka.consumer({
@@ -33,9 +39,20 @@ const sync = createSyncConsumer({
   logger,
   topic: config.KAFKA_TOPIC,
   dlqTopic: config.KAFKA_DLQ_TOPIC,
-  onProcessed: (count) => processed.inc(count),
-  onDeadLetter: (reason) => deadLettered.inc({ reason }),
-  onAuthAlert: () => authAlerts.inc(),
+  metrics,
+  orgCacheTtlMs: config.AUTH_CACHE_TTL_MS,
+  authPauseMs: config.SOURCE_AUTH_PAUSE_MS,
+  partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
+  onTenantSeen: (orgId) => tenantsSeen.add(orgId),
+});
+const reconciliation = scheduleReconciliation({
+  intervalMs: config.RECONCILE_INTERVAL_MS,
+  tenants: () => tenantsSeen,
+  options: { db, reference, logger },
+  onRun: ({ reports, errors }) => {
+    for (const report of reports) metrics.reconciled('ok', report);
+    for (let i = 0; i < errors.length; i += 1) metrics.reconciled('error');
+  },
 });
 
 let consuming = false;
@@ -53,6 +70,7 @@ const opsServer = buildOpsServer({
 
 onShutdownSignal(logger, async () => {
   await cacheServer.close();
+  await reconciliation.stop();
   await sync.stop();
   await reference.close();
   await opsServer.close();

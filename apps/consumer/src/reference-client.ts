@@ -14,51 +14,94 @@ export class ReferenceApiError extends Error {
   }
 }
 
+/** One page of the source's `{id, version}` listing of a tenant, ordered by id. */
+export interface VersionPage {
+  items: Array<{ id: string; version: number }>;
+  nextCursor: string | null;
+}
+
 export interface ReferenceClientOptions {
   baseUrl: string;
   consumerId: string;
   tls: TlsMaterial;
   timeoutMs: number;
+  /** Connections kept to the source. */
+  connections?: number;
+  /** Hears every call: its route (a fixed name), the HTTP status (0 on a network error) and its duration. */
+  onCall?: (route: string, status: number, seconds: number) => void;
 }
 
 /**
  * Client of the source's mTLS Reference API: a keep-alive undici pool that presents the
  * consumer's certificate and verifies the server's against the project CA and its name.
  */
-export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs }: ReferenceClientOptions) {
+export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, connections = 16, onCall }: ReferenceClientOptions) {
   const agent = new Agent({
     connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
-    connections: 16,
+    connections,
     keepAliveTimeout: 30_000,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
 
-  async function call<T>(method: 'GET' | 'POST', path: string, orgId: string, body?: unknown): Promise<T> {
-    const response = await request(new URL(path, baseUrl), {
-      method,
-      dispatcher: agent,
-      headers: {
-        [ReferenceHeaders.tenantId]: orgId,
-        [ReferenceHeaders.consumerId]: consumerId,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : null,
-    });
-    if (response.statusCode >= 200 && response.statusCode < 300) return (await response.body.json()) as T;
-    await response.body.dump();
-    throw new ReferenceApiError(response.statusCode, `${method} ${path} answered ${response.statusCode}`);
+  async function call<T>(
+    route: string,
+    method: 'GET' | 'POST',
+    path: string,
+    orgId: string,
+    { body, traceparent }: { body?: unknown; traceparent?: string | undefined } = {},
+  ): Promise<T> {
+    const started = performance.now();
+    let status = 0;
+    try {
+      const response = await request(new URL(path, baseUrl), {
+        method,
+        dispatcher: agent,
+        headers: {
+          [ReferenceHeaders.tenantId]: orgId,
+          [ReferenceHeaders.consumerId]: consumerId,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+          ...(traceparent ? { traceparent } : {}),
+        },
+        body: body ? JSON.stringify(body) : null,
+      });
+      status = response.statusCode;
+      if (status >= 200 && status < 300) return (await response.body.json()) as T;
+      await response.body.dump();
+      throw new ReferenceApiError(status, `${method} ${path} answered ${status}`);
+    } finally {
+      onCall?.(route, status, (performance.now() - started) / 1_000);
+    }
   }
 
   return {
     /** Users of one tenant by id, in one round trip; ids that do not exist come back in `missing`. */
-    fetchUsers(orgId: string, ids: string[]): Promise<ReferenceBatchResponse> {
-      return call('POST', '/internal/sync/user/batch', orgId, { ids });
+    fetchUsers(orgId: string, ids: string[], traceparent?: string): Promise<ReferenceBatchResponse> {
+      return call('user_batch', 'POST', '/internal/sync/user/batch', orgId, { body: { ids }, traceparent });
+    },
+    /** One page of the tenant's `{id, version}` listing, for reconciliation. */
+    listVersions(orgId: string, after: string | null, limit: number): Promise<VersionPage> {
+      const query = new URLSearchParams({ limit: String(limit), ...(after ? { after } : {}) });
+      return call('user_versions', 'GET', `/internal/sync/user?${query}`, orgId);
+    },
+    /**
+     * Whether the source knows the organisation as ACTIVE. The source's mTLS listener answers
+     * 403 for an unknown or inactive tenant and 401 for credentials it refuses, so a 403 here
+     * is an answer (false) while a 401 is thrown for the caller to raise an alert.
+     */
+    async orgActive(orgId: string): Promise<boolean> {
+      try {
+        const answer = await call<{ id: string; status: string }>('org', 'GET', '/internal/tenancy/org', orgId);
+        return answer.status === 'ACTIVE';
+      } catch (error) {
+        if (error instanceof ReferenceApiError && error.status === 403) return false;
+        throw error;
+      }
     },
     /** A subject's membership, as the system of record sees it. */
     async membership(orgId: string, subject: string): Promise<Membership | null> {
       try {
-        return await call('GET', `/internal/tenancy/members/${encodeURIComponent(subject)}`, orgId);
+        return await call('membership', 'GET', `/internal/tenancy/members/${encodeURIComponent(subject)}`, orgId);
       } catch (error) {
         // 403 from the Reference API means the organisation is unknown or not active.
         if (error instanceof ReferenceApiError && error.status === 403) return null;

@@ -8,33 +8,45 @@ export interface BackoffPolicy {
   attempts: number;
 }
 
-/** Network errors and 5xx: factor 1.5 from 200 ms, capped at 10 s, about two minutes in all. */
+/**
+ * Network errors and 5xx: factor 1.5 from 200 ms, capped at 10 s; 20 attempts take about two
+ * minutes, which rides out a restart of the source yet stays well inside the Kafka
+ * `max.poll.interval.ms` (5 min) so the group does not evict the member mid-retry.
+ */
 export const transientBackoff: BackoffPolicy = { initialMs: 200, factor: 1.5, maxMs: 10_000, attempts: 20 };
 
-/** Delay before attempt `attempt` (1-based retry count), with ±50 % jitter. */
-export function backoffDelay(policy: BackoffPolicy, attempt: number): number {
+/** Delay before retry `attempt` (1-based), with ±50 % jitter so consumers do not retry in step. */
+export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
   const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** (attempt - 1));
-  return Math.round(base * (0.5 + Math.random()));
+  return Math.round(base * (0.5 + random()));
+}
+
+export interface RetryHooks {
+  /** Hears about every failure that will be retried. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  /** Waits between attempts; tests pass a fake. */
+  sleep?: (ms: number) => Promise<unknown>;
+  random?: () => number;
 }
 
 /**
  * Runs `work` until it succeeds, `shouldRetry` says no, or the attempts run out; the last
- * error is thrown. `onRetry` hears about every failure that will be retried.
+ * error is thrown.
  */
 export async function withRetry<T>(
   work: () => Promise<T>,
   policy: BackoffPolicy,
   shouldRetry: (error: unknown) => boolean,
-  onRetry: (error: unknown, attempt: number, delayMs: number) => void = () => {},
+  { onRetry, sleep: wait = sleep, random }: RetryHooks = {},
 ): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await work();
     } catch (error) {
       if (attempt >= policy.attempts || !shouldRetry(error)) throw error;
-      const delay = backoffDelay(policy, attempt);
-      onRetry(error, attempt, delay);
-      await sleep(delay);
+      const delay = backoffDelay(policy, attempt, random);
+      onRetry?.(error, attempt, delay);
+      await wait(delay);
     }
   }
 }

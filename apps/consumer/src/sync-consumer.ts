@@ -3,21 +3,46 @@ import type { Logger } from 'pino';
 import { EventHeaders, parseUserEvent, type UserEvent } from '@tenant-sync/contracts';
 import type { ConsumerDatabase } from '@tenant-sync/db';
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from '@tenant-sync/kafka';
-import type { ReferenceClient } from './reference-client.ts';
-import { SourceAuthError, syncTenantEvents } from './user-sync.ts';
+import type { ConsumerMetrics } from './metrics.ts';
+import { createOrgCheck, type OrgCheck } from './org-check.ts';
+import { ReferenceApiError, type ReferenceClient } from './reference-client.ts';
+import { withRetry } from './retry.ts';
+import {
+  defaultSyncPolicy,
+  isTransient,
+  orgInactiveReason,
+  parseFailureCode,
+  SourceAuthError,
+  syncTenantEvents,
+  type DeadLetterCode,
+  type SyncPolicy,
+} from './user-sync.ts';
 
 export interface SyncConsumerOptions {
   consumer: Consumer;
   /** Producer for the dead-letter topic. */
   producer: Producer;
   db: Kysely<ConsumerDatabase>;
-  reference: ReferenceClient;
+  reference: Pick<ReferenceClient, 'fetchUsers' | 'orgActive'>;
   logger: Logger;
   topic: string;
   dlqTopic: string;
-  onDeadLetter?: (reason: string) => void;
-  onProcessed?: (count: number) => void;
-  onAuthAlert?: () => void;
+  metrics?: ConsumerMetrics;
+  policy?: SyncPolicy;
+  /** How long an organisation's ACTIVE answer is trusted. */
+  orgCacheTtlMs?: number;
+  /** How long a partition stays paused after the source refused our credentials. */
+  authPauseMs?: number;
+  /** Partitions handled at once. */
+  partitionsConsumedConcurrently?: number;
+  /** Hears the tenants of every batch (reconciliation covers them). */
+  onTenantSeen?: (orgId: string) => void;
+}
+
+interface Entry {
+  event: UserEvent;
+  message: KafkaMessage;
+  traceparent: string | undefined;
 }
 
 function header(headers: IHeaders | undefined, name: string): string | undefined {
@@ -27,73 +52,144 @@ function header(headers: IHeaders | undefined, name: string): string | undefined
 }
 
 /**
- * Consumes references from Kafka and applies them. Offsets are resolved only after the data
- * is written (at-least-once); invalid messages go to the dead-letter topic with their reason
- * and the original topic, partition and offset; consumption goes on.
+ * Consumes references from Kafka and applies them, per partition batch and per tenant: the
+ * organisation is checked first (ACTIVE at the source, cached), then the entities are fetched
+ * in one round trip and written in one transaction. Offsets are resolved only after the data
+ * is written (at-least-once). Invalid or unprocessable messages go to the dead-letter topic
+ * with their reason and the original topic, partition and offset, and consumption goes on;
+ * when the source refuses our credentials the partition pauses for `authPauseMs` instead.
  */
 export function createSyncConsumer(options: SyncConsumerOptions) {
-  const { consumer, producer, db, reference, logger, topic, dlqTopic } = options;
+  const { consumer, producer, db, reference, logger, topic, dlqTopic, metrics } = options;
+  const policy = options.policy ?? defaultSyncPolicy;
+  const authPauseMs = options.authPauseMs ?? 30_000;
+  const orgCheck: OrgCheck = createOrgCheck((orgId) => reference.orgActive(orgId), options.orgCacheTtlMs ?? 5_000);
+  const resumeTimers = new Set<NodeJS.Timeout>();
+  const hooks = { onRetry: (kind: 'transient' | 'not_found') => metrics?.retried(kind) };
 
-  async function deadLetter(batch: EachBatchPayload['batch'], message: KafkaMessage, reason: string): Promise<void> {
+  async function deadLetter(batch: EachBatchPayload['batch'], letters: Array<{ message: KafkaMessage; code: DeadLetterCode; reason: string }>) {
+    if (letters.length === 0) return;
+    letters.sort((x, y) => Number(x.message.offset) - Number(y.message.offset));
     await producer.send({
       topic: dlqTopic,
-      messages: [
-        {
-          key: message.key,
-          value: message.value,
-          headers: {
-            ...(message.headers ?? {}),
-            'dlq-reason': reason,
-            'dlq-original-topic': batch.topic,
-            'dlq-original-partition': String(batch.partition),
-            'dlq-original-offset': message.offset,
-          },
+      messages: letters.map(({ message, reason }) => ({
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...(message.headers ?? {}),
+          'dlq-reason': reason,
+          'dlq-original-topic': batch.topic,
+          'dlq-original-partition': String(batch.partition),
+          'dlq-original-offset': message.offset,
         },
-      ],
+      })),
     });
-    options.onDeadLetter?.(reason);
-    logger.warn({ partition: batch.partition, offset: message.offset, reason }, 'message dead-lettered');
+    for (const { message, code, reason } of letters) {
+      metrics?.deadLettered(code);
+      const traceId = header(message.headers, EventHeaders.traceparent)?.split('-')[1];
+      logger.warn({ partition: batch.partition, offset: message.offset, code, reason, ...(traceId ? { traceId } : {}) }, 'message dead-lettered');
+    }
+  }
+
+  /** Whether the org may be synced; transient failures are retried like fetches, a 401 is thrown. */
+  async function orgIsActive(orgId: string, log: Logger): Promise<boolean | 'unavailable'> {
+    try {
+      return await withRetry(() => orgCheck(orgId), policy.transient, isTransient, {
+        onRetry: (error, attempt, delayMs) => {
+          hooks.onRetry('transient');
+          log.warn({ err: error, attempt, delayMs }, 'organisation check failed; retrying');
+        },
+      });
+    } catch (error) {
+      if (error instanceof ReferenceApiError && (error.status === 401 || error.status === 403)) {
+        throw new SourceAuthError(error.status, error.message);
+      }
+      if (isTransient(error)) return 'unavailable';
+      throw error;
+    }
+  }
+
+  async function handleTenant(batch: EachBatchPayload['batch'], orgId: string, entries: Entry[]) {
+    const traced = entries.find((entry) => entry.traceparent)?.traceparent;
+    const traceId = traced?.split('-')[1];
+    const log = logger.child({ tenantId: orgId, partition: batch.partition, ...(traceId ? { traceId } : {}) });
+    const byEvent = (code: DeadLetterCode, reason: string) => entries.map(({ message }) => ({ message, code, reason }));
+
+    const active = await orgIsActive(orgId, log);
+    if (active === 'unavailable') return byEvent('source_unavailable', `source unavailable after ${policy.transient.attempts} attempts`);
+    if (!active) return byEvent('org_inactive', orgInactiveReason);
+
+    options.onTenantSeen?.(orgId);
+    const failures = await syncTenantEvents(
+      { db, reference, logger: log, policy, hooks },
+      orgId,
+      entries.map((entry) => entry.event),
+      traced,
+    );
+    log.debug({ events: entries.length, failed: failures.length }, 'tenant events applied');
+    // A failure names the newest event of its entity; every message of that entity fails with it.
+    const failed = new Map(failures.map((failure) => [failure.event.entity.id, failure]));
+    return entries.flatMap(({ event, message }) => {
+      const failure = failed.get(event.entity.id);
+      return failure ? [{ message, code: failure.code, reason: failure.reason }] : [];
+    });
   }
 
   async function handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const byTenant = new Map<string, { event: UserEvent; message: KafkaMessage }[]>();
+    const letters: Array<{ message: KafkaMessage; code: DeadLetterCode; reason: string }> = [];
+    const byTenant = new Map<string, Entry[]>();
     for (const message of batch.messages) {
       const parsed = parseUserEvent(message.value, header(message.headers, EventHeaders.tenantId));
       if (!parsed.ok) {
-        await deadLetter(batch, message, parsed.reason);
+        letters.push({ message, code: parseFailureCode(parsed.reason), reason: parsed.reason });
         continue;
       }
       const orgId = parsed.event.tenant_context.org_id.toLowerCase();
       const list = byTenant.get(orgId) ?? [];
-      list.push({ event: parsed.event, message });
+      list.push({ event: parsed.event, message, traceparent: header(message.headers, EventHeaders.traceparent) });
       byTenant.set(orgId, list);
     }
 
     for (const [orgId, entries] of byTenant) {
-      const log = logger.child({ tenantId: orgId, partition: batch.partition });
       try {
-        const failures = await syncTenantEvents({ db, reference, logger: log }, orgId, entries.map((entry) => entry.event));
-        for (const failure of failures) {
-          for (const entry of entries.filter((candidate) => candidate.event.entity.id === failure.event.entity.id)) {
-            await deadLetter(batch, entry.message, failure.reason);
-          }
-        }
+        letters.push(...(await handleTenant(batch, orgId, entries)));
       } catch (error) {
-        if (error instanceof SourceAuthError) {
-          options.onAuthAlert?.();
-          log.error({ alert: true, err: error }, 'ALERT: the source refused the consumer credentials; pausing the partition');
-          payload.pause();
-        }
-        // Nothing past the failure is resolved: the batch is consumed again.
+        if (error instanceof SourceAuthError) pauseForCredentials(payload, orgId, error);
+        // Nothing of this batch is resolved: it is consumed again (writes are idempotent).
         throw error;
       }
     }
 
+    await deadLetter(batch, letters);
     const last = batch.messages.at(-1);
-    if (last) payload.resolveOffset(last.offset);
+    if (last) {
+      payload.resolveOffset(last.offset);
+      metrics?.lag(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last.offset) - 1));
+    }
     await payload.commitOffsetsIfNecessary();
-    options.onProcessed?.(batch.messages.length);
+    metrics?.processed(batch.messages.length);
+  }
+
+  function pauseForCredentials(payload: EachBatchPayload, orgId: string, error: SourceAuthError) {
+    metrics?.authAlert();
+    logger.error(
+      { alert: true, err: error, status: error.status, tenantId: orgId, partition: payload.batch.partition, resumeInMs: authPauseMs },
+      'ALERT: the source refused the consumer credentials; partition paused',
+    );
+    const resume = payload.pause();
+    const timer = setTimeout(() => {
+      resumeTimers.delete(timer);
+      try {
+        resume();
+        logger.info({ partition: payload.batch.partition }, 'partition resumed after credential pause');
+      } catch (resumeError) {
+        // The partition may have been revoked meanwhile; its new owner starts unpaused.
+        logger.warn({ err: resumeError, partition: payload.batch.partition }, 'could not resume the partition');
+      }
+    }, authPauseMs);
+    timer.unref();
+    resumeTimers.add(timer);
   }
 
   return {
@@ -101,9 +197,15 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
       await consumer.connect();
       await producer.connect();
       await consumer.subscribe({ topics: [topic] });
-      await consumer.run({ eachBatchAutoResolve: false, partitionsConsumedConcurrently: 3, eachBatch: handleBatch });
+      await consumer.run({
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+        eachBatch: handleBatch,
+      });
     },
     async stop(): Promise<void> {
+      for (const timer of resumeTimers) clearTimeout(timer);
+      resumeTimers.clear();
       await consumer.disconnect();
       await producer.disconnect();
     },

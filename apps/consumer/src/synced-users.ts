@@ -1,23 +1,30 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { User } from '@tenant-sync/contracts';
 import type { ConsumerDatabase, SyncedUserRow } from '@tenant-sync/db';
 
 type Db = Kysely<ConsumerDatabase> | Transaction<ConsumerDatabase>;
 
-/** Writes `user` unless the copy already holds this version or a newer one (or its tombstone). */
-export async function upsertUser(trx: Db, user: User): Promise<void> {
+/**
+ * Writes `users` in one statement; each row wins only over an older version (a tombstone of
+ * the same or a newer version stays). `synced_at` is the database's clock, like the source's
+ * timestamps, so the two can be compared. The ids must be distinct.
+ */
+export async function upsertUsers(trx: Db, users: readonly User[]): Promise<void> {
+  if (users.length === 0) return;
   await trx
     .insertInto('synced_users')
-    .values({
-      org_id: user.orgId,
-      id: user.id,
-      name: user.name,
-      email: user.email,
-      phone: user.phone,
-      version: user.version,
-      source_created_at: new Date(user.createdAt),
-      source_updated_at: new Date(user.updatedAt),
-    })
+    .values(
+      users.map((user) => ({
+        org_id: user.orgId,
+        id: user.id,
+        name: user.name,
+        email: user.email,
+        phone: user.phone,
+        version: user.version,
+        source_created_at: new Date(user.createdAt),
+        source_updated_at: new Date(user.updatedAt),
+      })),
+    )
     .onConflict((conflict) =>
       conflict.columns(['org_id', 'id']).doUpdateSet((eb) => ({
         name: eb.ref('excluded.name'),
@@ -27,31 +34,44 @@ export async function upsertUser(trx: Db, user: User): Promise<void> {
         source_created_at: eb.ref('excluded.source_created_at'),
         source_updated_at: eb.ref('excluded.source_updated_at'),
         deleted_at: null,
-        synced_at: new Date(),
+        synced_at: sql<Date>`now()`,
       })).where('synced_users.version', '<', (eb) => eb.ref('excluded.version')),
     )
     .execute();
 }
 
+/** Writes `user` unless the copy already holds this version or a newer one (or its tombstone). */
+export const upsertUser = (trx: Db, user: User) => upsertUsers(trx, [user]);
+
 /**
- * Records a delete as a versioned tombstone with the personal fields cleared, so an older
- * event arriving later cannot bring the user back.
+ * Records deletes as versioned tombstones with the personal fields cleared, so an older event
+ * arriving later cannot bring a user back. The ids must be distinct.
  */
-export async function tombstoneUser(trx: Db, orgId: string, id: string, version: number): Promise<void> {
+export async function tombstoneUsers(trx: Db, orgId: string, deletes: ReadonlyArray<{ id: string; version: number }>): Promise<void> {
+  if (deletes.length === 0) return;
   await trx
     .insertInto('synced_users')
-    .values({ org_id: orgId, id, version, deleted_at: new Date() })
+    .values(deletes.map(({ id, version }) => ({ org_id: orgId, id, version, deleted_at: sql<Date>`now()` })))
     .onConflict((conflict) =>
-      conflict.columns(['org_id', 'id']).doUpdateSet({
+      conflict.columns(['org_id', 'id']).doUpdateSet((eb) => ({
         name: null,
         email: null,
         phone: null,
-        version,
-        deleted_at: new Date(),
-        synced_at: new Date(),
-      }).where('synced_users.version', '<', version),
+        version: eb.ref('excluded.version'),
+        deleted_at: sql<Date>`now()`,
+        synced_at: sql<Date>`now()`,
+      })).where('synced_users.version', '<', (eb) => eb.ref('excluded.version')),
     )
     .execute();
+}
+
+export const tombstoneUser = (trx: Db, orgId: string, id: string, version: number) => tombstoneUsers(trx, orgId, [{ id, version }]);
+
+/** Version and tombstone state of the given ids in the current tenant. */
+export async function localVersions(trx: Db, ids: readonly string[]): Promise<Map<string, { version: number; deleted: boolean }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await trx.selectFrom('synced_users').select(['id', 'version', 'deleted_at']).where('id', 'in', ids).execute();
+  return new Map(rows.map((row) => [row.id, { version: Number(row.version), deleted: row.deleted_at !== null }]));
 }
 
 /** One page of the tenant's live (not deleted) users, keyset-paginated by (created, id). */

@@ -4,36 +4,105 @@ import type { Logger } from 'pino';
 import type { User, UserEvent } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { ReferenceApiError, type ReferenceClient } from './reference-client.ts';
-import { transientBackoff, withRetry } from './retry.ts';
-import { tombstoneUser, upsertUser } from './synced-users.ts';
+import { transientBackoff, withRetry, type BackoffPolicy } from './retry.ts';
+import { localVersions, tombstoneUsers, upsertUsers } from './synced-users.ts';
 
-/** Why events could not be applied; each goes to the dead-letter topic with its reason. */
+/** Low-cardinality names of why a message was dead-lettered (metric label, log field). */
+export type DeadLetterCode =
+  | 'empty'
+  | 'not_json'
+  | 'org_missing'
+  | 'org_invalid'
+  | 'invalid_event'
+  | 'tenant_mismatch'
+  | 'org_inactive'
+  | 'not_found'
+  | 'source_unavailable'
+  | 'source_rejected';
+
+/** An event that cannot be applied; it goes to the dead-letter topic with its reason. */
 export interface SyncFailure {
   event: UserEvent;
+  code: DeadLetterCode;
   reason: string;
 }
 
-/** The source refused our credentials: retrying cannot help and every message would fail. */
-export class SourceAuthError extends Error {
-  readonly code = 'SYNC_SOURCE_AUTH';
+export const orgInactiveReason = 'organisation unknown or not active at the source';
+
+/** The code of a reason given by `parseUserEvent`. */
+export function parseFailureCode(reason: string): DeadLetterCode {
+  if (reason === 'empty message') return 'empty';
+  if (reason === 'value is not JSON') return 'not_json';
+  if (reason === 'tenant_context.org_id is missing') return 'org_missing';
+  if (reason === 'tenant_context.org_id is not a valid org id') return 'org_invalid';
+  if (reason.startsWith('tenant header')) return 'tenant_mismatch';
+  return 'invalid_event';
 }
 
-const notFoundRetries = 3;
+/**
+ * The source refused our credentials (401/403 on a tenant it knows as active): retrying
+ * cannot help and every message would fail, so the partition pauses instead of burning
+ * messages into the dead-letter topic.
+ */
+export class SourceAuthError extends Error {
+  readonly code = 'SYNC_SOURCE_AUTH';
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'SourceAuthError';
+    this.status = status;
+  }
+}
 
-const isTransient = (error: unknown) =>
+export interface SyncPolicy {
+  /** Network errors, 5xx, 408 and 429. */
+  transient: BackoffPolicy;
+  /** Fetches of an id the source does not have before it counts as not found (the first included). */
+  notFoundAttempts: number;
+  /** Wait before the n-th re-fetch of missing ids is n times this. */
+  notFoundDelayMs: number;
+}
+
+export const defaultSyncPolicy: SyncPolicy = { transient: transientBackoff, notFoundAttempts: 3, notFoundDelayMs: 200 };
+
+export interface SyncHooks {
+  onRetry?: (kind: 'transient' | 'not_found') => void;
+  sleep?: (ms: number) => Promise<unknown>;
+  random?: () => number;
+}
+
+/** What the events of one tenant come to once the source has been asked. */
+export interface TenantChanges {
+  /** Current state of every entity created or updated by the events. */
+  users: User[];
+  /** The newest delete per entity. */
+  deletes: UserEvent[];
+  /** Created/updated entities the source still did not have after the 404 retries. */
+  notFound: SyncFailure[];
+  failures: SyncFailure[];
+}
+
+export const isTransient = (error: unknown) =>
   !(error instanceof ReferenceApiError) || error.status >= 500 || error.status === 429 || error.status === 408;
 
 /**
- * Applies the events of one tenant: fetches the current state of every entity they name in
- * one round trip, writes newer versions and tombstones in one tenant transaction. Returns the
- * events that cannot be applied.
+ * Fetches, in one round trip per attempt, the current state of every entity the events of one
+ * tenant name (the newest event per entity decides: the fetch returns the current state
+ * anyway). Network errors and 5xx are retried with backoff and, once the budget is spent,
+ * become failures so consumption goes on (reconciliation repairs them later); ids the source
+ * does not have are asked for again `notFoundAttempts` times; 401/403 throw `SourceAuthError`.
  */
-export async function syncTenantEvents(
-  { db, reference, logger }: { db: Kysely<ConsumerDatabase>; reference: ReferenceClient; logger: Logger },
+export async function fetchTenantChanges(
+  { reference, logger, policy = defaultSyncPolicy, hooks = {} }: {
+    reference: Pick<ReferenceClient, 'fetchUsers'>;
+    logger: Logger;
+    policy?: SyncPolicy;
+    hooks?: SyncHooks;
+  },
   orgId: string,
-  events: UserEvent[],
-): Promise<SyncFailure[]> {
-  // The newest event per entity decides; older ones are covered by the fetch of current state.
+  events: readonly UserEvent[],
+  traceparent?: string,
+): Promise<TenantChanges> {
   const latest = new Map<string, UserEvent>();
   for (const event of events) {
     const seen = latest.get(event.entity.id);
@@ -41,40 +110,90 @@ export async function syncTenantEvents(
   }
   const deletes = [...latest.values()].filter((event) => event.action === 'DELETED');
   let pending = [...latest.values()].filter((event) => event.action !== 'DELETED');
+  const wait = hooks.sleep ?? sleep;
 
-  const users: User[] = [];
-  const failures: SyncFailure[] = [];
-  for (let round = 0; pending.length > 0; round += 1) {
-    const answer = await withRetry(
-      () => reference.fetchUsers(orgId, pending.map((event) => event.entity.id)),
-      transientBackoff,
-      isTransient,
-      (error, attempt, delayMs) => logger.warn({ err: error, attempt, delayMs }, 'reference fetch failed; retrying'),
-    ).catch((error: unknown) => {
+  const changes: TenantChanges = { users: [], deletes, notFound: [], failures: [] };
+  for (let attempt = 1; pending.length > 0; attempt += 1) {
+    let answer;
+    try {
+      answer = await withRetry(
+        () => reference.fetchUsers(orgId, pending.map((event) => event.entity.id), traceparent),
+        policy.transient,
+        isTransient,
+        {
+          sleep: wait,
+          random: hooks.random,
+          onRetry: (error, retry, delayMs) => {
+            hooks.onRetry?.('transient');
+            logger.warn({ err: error, attempt: retry, delayMs }, 'reference fetch failed; retrying');
+          },
+        },
+      );
+    } catch (error) {
       if (error instanceof ReferenceApiError && (error.status === 401 || error.status === 403)) {
-        if (error.status === 403) return null;
-        throw new SourceAuthError(error.message);
+        throw new SourceAuthError(error.status, error.message);
       }
-      throw error;
-    });
-    if (answer === null) {
-      // 403: the organisation is unknown or not active at the source.
-      failures.push(...pending.map((event) => ({ event, reason: 'organisation unknown or not active at the source' })));
-      break;
+      const [code, reason] = isTransient(error)
+        ? (['source_unavailable', `source unavailable after ${policy.transient.attempts} attempts: ${(error as Error).message}`] as const)
+        : (['source_rejected', `source refused the fetch: ${(error as Error).message}`] as const);
+      logger.error({ err: error, events: pending.length, code }, 'reference fetch gave up');
+      changes.failures.push(...pending.map((event) => ({ event, code, reason })));
+      return changes;
     }
-    users.push(...answer.data);
+    changes.users.push(...answer.data);
     const missing = new Set(answer.missing);
     pending = pending.filter((event) => missing.has(event.entity.id));
-    if (pending.length > 0 && round + 1 >= notFoundRetries) {
-      failures.push(...pending.map((event) => ({ event, reason: `entity not found at the source after ${notFoundRetries} attempts` })));
+    if (pending.length === 0) break;
+    if (attempt >= policy.notFoundAttempts) {
+      const reason = `entity not found at the source after ${policy.notFoundAttempts} attempts`;
+      changes.notFound.push(...pending.map((event) => ({ event, code: 'not_found' as const, reason })));
       break;
     }
-    if (pending.length > 0) await sleep(200 * (round + 1));
+    hooks.onRetry?.('not_found');
+    await wait(policy.notFoundDelayMs * attempt);
   }
+  return changes;
+}
 
+/**
+ * Writes the changes of one tenant in one tenant transaction: a multi-row upsert of the users
+ * and of the tombstones. An entity that was not found counts as deleted when the local copy
+ * already holds a tombstone of a version at least as new as the event; otherwise it fails.
+ * Returns every failure, those of the fetch included.
+ */
+export async function applyTenantChanges(db: Kysely<ConsumerDatabase>, orgId: string, changes: TenantChanges): Promise<SyncFailure[]> {
+  const failures = [...changes.failures];
   await withTenant(db, orgId, async (trx) => {
-    for (const user of users) await upsertUser(trx, user);
-    for (const event of deletes) await tombstoneUser(trx, orgId, event.entity.id, event.version);
+    if (changes.notFound.length > 0) {
+      const local = await localVersions(trx, changes.notFound.map(({ event }) => event.entity.id));
+      for (const failure of changes.notFound) {
+        const row = local.get(failure.event.entity.id);
+        if (row?.deleted && row.version >= failure.event.version) continue;
+        failures.push(failure);
+      }
+    }
+    await upsertUsers(trx, dedupeUsers(changes.users));
+    await tombstoneUsers(trx, orgId, changes.deletes.map((event) => ({ id: event.entity.id, version: event.version })));
   });
   return failures;
+}
+
+function dedupeUsers(users: readonly User[]): User[] {
+  const byId = new Map<string, User>();
+  for (const user of users) {
+    const seen = byId.get(user.id);
+    if (!seen || seen.version < user.version) byId.set(user.id, user);
+  }
+  return [...byId.values()];
+}
+
+/** Fetches and applies the events of one tenant; returns those that cannot be applied. */
+export async function syncTenantEvents(
+  deps: { db: Kysely<ConsumerDatabase>; reference: Pick<ReferenceClient, 'fetchUsers'>; logger: Logger; policy?: SyncPolicy; hooks?: SyncHooks },
+  orgId: string,
+  events: readonly UserEvent[],
+  traceparent?: string,
+): Promise<SyncFailure[]> {
+  const changes = await fetchTenantChanges(deps, orgId, events, traceparent);
+  return applyTenantChanges(deps.db, orgId, changes);
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
@@ -9,7 +10,7 @@ import { createKafka, ensureTopics, type Producer } from '@tenant-sync/kafka';
 import { freePort } from '@tenant-sync/local-infra';
 import { certsDir, eventually, readTopic, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
 import { loadTlsMaterial } from '@tenant-sync/tls';
-import { createReferenceClient } from '../src/reference-client.ts';
+import { createReferenceClient, type ReferenceClient } from '../src/reference-client.ts';
 import { createSyncConsumer } from '../src/sync-consumer.ts';
 
 const infra = inject('infra');
@@ -114,6 +115,25 @@ describe('sync consumer against the real source and Kafka', () => {
     }
   });
 
+  it('dead-letters an entity the source does not have after 3 fetches, unless a newer tombstone says it is deleted', async () => {
+    const ghost = randomUUID();
+    const deleted = randomUUID();
+    await consumerAdmin`INSERT INTO synced_users (org_id, id, version, deleted_at) VALUES (${a.id}, ${deleted}, 5, now())`;
+    const [marker] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'M404', 'm404@a.test') RETURNING id`;
+    await send([
+      { key: ghost, value: JSON.stringify(event(a.id, ghost, 'CREATED', 1)), tenant: a.id },
+      { key: deleted, value: JSON.stringify(event(a.id, deleted, 'UPDATED', 4)), tenant: a.id },
+      { key: marker?.id, value: JSON.stringify(event(a.id, marker?.id, 'CREATED', 1)), tenant: a.id },
+    ]);
+    await eventually(async () => expect(await userRow(marker?.id)).toBeDefined(), 20_000);
+    const dead = await readTopic(infra.brokers, dlqTopic, 6, 20_000);
+    expect(dead.filter((message) => message.key === ghost).map((message) => message.headers['dlq-reason'])).toEqual([
+      'entity not found at the source after 3 attempts',
+    ]);
+    expect(dead.some((message) => message.key === deleted)).toBe(false);
+    expect(await userRow(deleted)).toMatchObject({ version: 5, name: null });
+  });
+
   it('converges to the latest version whatever the order and duplicates, and a delete wins', async () => {
     const [user] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'V1', 'order@a.test') RETURNING id`;
     const id = user?.id as string;
@@ -134,5 +154,92 @@ describe('sync consumer against the real source and Kafka', () => {
     await send([{ key: id, value: JSON.stringify(event(a.id, markerUser?.id, 'CREATED', 1)), tenant: a.id }]);
     await eventually(async () => expect(await userRow(markerUser?.id)).toBeDefined(), 20_000);
     expect(await userRow(id)).toMatchObject({ name: null, version: 4 });
+  });
+});
+
+describe('sync consumer when the source refuses its credentials', () => {
+  const topic = `sync-auth-${randomUUID()}`;
+  const dlqTopic = `${topic}.dlq`;
+  const kafka = createKafka({ brokers: infra.brokers, clientId: 'sync-auth-test', logger });
+  const sourceAdmin = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
+  const consumerAdmin = postgres(infra.consumerAdminUrl, { max: 1, onnotice: () => {} });
+  const db = createDatabase<ConsumerDatabase>({ url: infra.consumerAppUrl, poolSize: 2, applicationName: 'sync-auth-test' });
+  const lines: Array<Record<string, unknown>> = [];
+  const captured = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(chunk.toString())), done()) }));
+  let source: AppProcess;
+  let producer: Producer;
+  let sync: ReturnType<typeof createSyncConsumer>;
+  let good: ReferenceClient;
+  let bad: ReferenceClient;
+  let current: ReferenceClient;
+
+  beforeAll(async () => {
+    await ensureTopics(kafka, [
+      { topic, numPartitions: 1 },
+      { topic: dlqTopic, numPartitions: 1 },
+    ]);
+    const internalPort = await freePort();
+    source = await startApp(
+      'source',
+      { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(await freePort()), INTERNAL_PORT: String(internalPort) },
+      await freePort(),
+    );
+    const tls = loadTlsMaterial({
+      caFile: path.join(certsDir, 'ca.crt'),
+      certFile: path.join(certsDir, 'consumer.crt'),
+      keyFile: path.join(certsDir, 'consumer.key'),
+    });
+    const baseUrl = `https://localhost:${internalPort}`;
+    good = createReferenceClient({ baseUrl, consumerId: 'consumer', tls, timeoutMs: 5_000 });
+    // X-Consumer-ID that does not match the certificate: the source answers 401.
+    bad = createReferenceClient({ baseUrl, consumerId: 'someone-else', tls, timeoutMs: 5_000 });
+    current = bad;
+    producer = kafka.producer({ kafkaJS: { acks: -1 } });
+    await producer.connect();
+    sync = createSyncConsumer({
+      consumer: kafka.consumer({ kafkaJS: { groupId: `sync-auth-${randomUUID()}`, fromBeginning: true } }),
+      producer: kafka.producer({ kafkaJS: { acks: -1 } }),
+      db,
+      reference: { fetchUsers: (...args) => current.fetchUsers(...args), orgActive: (orgId) => current.orgActive(orgId) },
+      logger: captured,
+      topic,
+      dlqTopic,
+      authPauseMs: 3_000,
+    });
+    await sync.start();
+  });
+
+  afterAll(async () => {
+    await sync.stop();
+    await producer.disconnect();
+    await good.close();
+    await bad.close();
+    await source.stop();
+    await db.destroy();
+    await sourceAdmin.end();
+    await consumerAdmin.end();
+  });
+
+  it('alerts at once, pauses instead of dead-lettering, and recovers once the credentials are right', async () => {
+    const [user] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Auth', 'auth@a.test') RETURNING id`;
+    const id = user?.id as string;
+    const value = JSON.stringify({
+      event_id: randomUUID(),
+      entity: { type: 'USER', id },
+      action: 'CREATED',
+      version: 1,
+      timestamp: new Date().toISOString(),
+      source_system: 'test',
+      tenant_context: { org_id: a.id },
+    });
+    await producer.send({ topic, messages: [{ key: id, value, headers: { 'x-tenant-id': a.id } }] });
+
+    await eventually(async () => expect(lines).toContainEqual(expect.objectContaining({ level: 50, alert: true, status: 401 })), 20_000);
+    expect(await readTopic(infra.brokers, dlqTopic, 1, 3_000).catch(() => [])).toEqual([]);
+    expect((await consumerAdmin`SELECT 1 FROM synced_users WHERE id = ${id}`).length).toBe(0);
+
+    current = good;
+    await eventually(async () => expect((await consumerAdmin`SELECT name FROM synced_users WHERE id = ${id}`)[0]).toMatchObject({ name: 'Auth' }), 30_000);
+    expect(lines.filter((line) => line.alert === true).length).toBeGreaterThanOrEqual(1);
   });
 });

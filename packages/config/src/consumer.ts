@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { commaList, jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
 import { loadConfig } from './load-config.ts';
 
 export const consumerConfigSchema = Type.Object({
@@ -16,6 +16,14 @@ export const consumerConfigSchema = Type.Object({
   SOURCE_INTERNAL_URL: Type.String({ pattern: '^https://', default: 'https://localhost:8441' }),
   CONSUMER_ID: Type.String({ minLength: 1, default: 'consumer' }),
   FETCH_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
+  /** Pause of a partition after the source refused the consumer's credentials. */
+  SOURCE_AUTH_PAUSE_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
+  /** Partitions of one consumer handled at once. */
+  CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
+  /** Period of the reconciliation job; 0 turns it off. */
+  RECONCILE_INTERVAL_MS: Type.Integer({ minimum: 0, maximum: 86_400_000, default: 300_000 }),
+  /** Tenants reconciliation always covers, besides those seen in messages since start. */
+  RECONCILE_TENANTS: commaList('00000000-0000-0000-0000-000000000000,11111111-1111-1111-1111-111111111111'),
 });
 
 export type ConsumerConfig = Readonly<Static<typeof consumerConfigSchema>>;

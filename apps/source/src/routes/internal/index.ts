@@ -4,7 +4,7 @@ import { withTenant, type SourceDatabase } from '@tenant-sync/db';
 import { SRC_USER_NOT_FOUND } from '../../errors.ts';
 import type { TenancyQueries } from '../../tenancy.ts';
 import { toUser } from '../users/queries.ts';
-import { batchReferenceSchema, getReferenceSchema, listVersionsSchema, membershipSchema } from './schemas.ts';
+import { batchReferenceSchema, getReferenceSchema, listVersionsSchema, membershipSchema, orgSchema } from './schemas.ts';
 
 /** Entity types the Reference API serves; anything else is a plain 404. */
 const USER = 'user';
@@ -49,6 +49,13 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
       items: page.map((row) => ({ id: row.id, version: Number(row.version) })),
       nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
     };
+  });
+
+  // The organisation of X-Tenant-ID. The hook before it already refused (403) an unknown or
+  // inactive one, so a consumer can tell "this tenant may be synced" from a credential problem.
+  app.get('/internal/tenancy/org', { schema: orgSchema }, async (request) => {
+    const status = await tenancy.orgStatus(request.tenantId);
+    return { id: request.tenantId, status: status ?? 'UNKNOWN' };
   });
 
   app.get('/internal/tenancy/members/:subject', { schema: membershipSchema }, async (request) => {

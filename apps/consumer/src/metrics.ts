@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { DeadLetterCode } from './user-sync.ts';
+
+/**
+ * The consumer's metrics. Labels stay low-cardinality: partition numbers, fixed reason codes
+ * and route names, never tenant or entity ids.
+ */
+export function createConsumerMetrics(registry: Registry) {
+  const registers = [registry];
+  const processed = new Counter({ name: 'consumer_processed_total', help: 'Messages handled (applied, superseded or dead-lettered)', registers });
+  const retried = new Counter({ name: 'consumer_retried_total', help: 'Reference API calls retried, by kind', labelNames: ['kind'], registers });
+  const deadLettered = new Counter({ name: 'consumer_dead_lettered_total', help: 'Messages sent to the DLQ, by reason', labelNames: ['reason'], registers });
+  const authAlerts = new Counter({ name: 'consumer_source_auth_alerts_total', help: 'Reference API refused our credentials (partition paused)', registers });
+  const lag = new Gauge({ name: 'consumer_lag', help: 'Messages behind the partition high watermark after the last batch', labelNames: ['partition'], registers });
+  const fetchSeconds = new Histogram({
+    name: 'consumer_fetch_duration_seconds',
+    help: 'Reference API calls, by route and status class',
+    labelNames: ['route', 'status'],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const reconcileRuns = new Counter({ name: 'consumer_reconcile_runs_total', help: 'Reconciliation runs per tenant, by result', labelNames: ['result'], registers });
+  const reconcileFixed = new Counter({ name: 'consumer_reconcile_fixed_total', help: 'Rows repaired by reconciliation, by kind', labelNames: ['kind'], registers });
+  return {
+    processed: (count: number) => processed.inc(count),
+    retried: (kind: 'transient' | 'not_found') => retried.inc({ kind }),
+    deadLettered: (code: DeadLetterCode) => deadLettered.inc({ reason: code }),
+    authAlert: () => authAlerts.inc(),
+    lag: (partition: number, behind: number) => lag.set({ partition: String(partition) }, behind),
+    fetch: (route: string, status: number, seconds: number) =>
+      fetchSeconds.observe({ route, status: status === 0 ? 'error' : `${Math.floor(status / 100)}xx` }, seconds),
+    reconciled: (result: 'ok' | 'error', fixed?: { inserted: number; updated: number; tombstoned: number }) => {
+      reconcileRuns.inc({ result });
+      if (!fixed) return;
+      for (const kind of ['inserted', 'updated', 'tombstoned'] as const) if (fixed[kind] > 0) reconcileFixed.inc({ kind }, fixed[kind]);
+    },
+  };
+}
+
+export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;
