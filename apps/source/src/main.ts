@@ -1,19 +1,30 @@
+import type { Server as HttpsServer } from 'node:https';
 import { configOrExit, loadSourceConfig } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
-import { daysUntilExpiry, loadTlsMaterial } from '@tenant-sync/tls';
+import { loadTlsMaterial, watchTlsMaterial } from '@tenant-sync/tls';
 import { buildInternalServer, buildPublicServer } from './app.ts';
 
 const config = configOrExit('source', () => loadSourceConfig());
 
 const logger = createLogger({ app: 'source', level: config.LOG_LEVEL });
-const tls = loadTlsMaterial({ caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE });
-if (daysUntilExpiry(tls) < 30) logger.warn({ notAfter: tls.notAfter }, 'server certificate expires soon');
+const tlsFiles = { caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE };
+const tls = loadTlsMaterial(tlsFiles);
 
 const db = createDatabase<SourceDatabase>({ url: config.SOURCE_DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'source' });
 const deps = { config, db, logger, tls };
 const publicServer = await buildPublicServer(deps);
 const internalServer = await buildInternalServer(deps);
+// New certificates (file change or SIGHUP) apply to new handshakes; setSecureContext replaces
+// every context option, so the CA that verifies client certificates is passed again.
+const tlsWatcher = watchTlsMaterial(tlsFiles, {
+  logger,
+  initial: tls,
+  onReload: ({ key, cert, ca }) => {
+    (publicServer.server as HttpsServer).setSecureContext({ key, cert, minVersion: 'TLSv1.2' });
+    (internalServer.server as HttpsServer).setSecureContext({ key, cert, ca, minVersion: 'TLSv1.2' });
+  },
+});
 const opsServer = buildOpsServer({
   logger,
   registry: createMetricsRegistry('source'),
@@ -22,6 +33,7 @@ const opsServer = buildOpsServer({
 
 onShutdownSignal(logger, async () => {
   // Stop accepting, let requests in flight finish, then release the pool.
+  tlsWatcher.close();
   await Promise.all([publicServer.close(), internalServer.close()]);
   await opsServer.close();
   await db.destroy();

@@ -1,3 +1,4 @@
 export { TlsMaterialError } from './errors.ts';
 export { peerIdentity, type PeerIdentity } from './peer-identity.ts';
 export { daysUntilExpiry, loadTlsMaterial, type TlsFiles, type TlsMaterial } from './tls-material.ts';
+export { checkExpiry, watchTlsMaterial, type TlsLogger, type TlsWatcher, type WatchTlsOptions } from './watch-tls-material.ts';

@@ -1,0 +1,110 @@
+import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { daysUntilExpiry, loadTlsMaterial, type TlsFiles, type TlsMaterial } from './tls-material.ts';
+
+/** The part of a pino logger the watcher writes to. */
+export interface TlsLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface WatchTlsOptions {
+  logger: TlsLogger;
+  /** Called with new, valid material; hand it to `server.setSecureContext` or a new Agent. */
+  onReload: (material: TlsMaterial) => void;
+  /** Material already loaded at start; read from `files` when omitted. */
+  initial?: TlsMaterial | undefined;
+  /** Quiet time after the last file event before reloading: the three files rarely change at once. */
+  debounceMs?: number | undefined;
+  /** How often the expiry is checked again. */
+  expiryCheckIntervalMs?: number | undefined;
+  /** Warn when fewer days than this are left. */
+  warnDays?: number | undefined;
+}
+
+export interface TlsWatcher {
+  /** The material in use: the last that loaded and passed its checks. */
+  current(): TlsMaterial;
+  /** Reloads now; true when new material was taken, false when it was refused or unchanged. */
+  reload(): boolean;
+  close(): void;
+}
+
+/** Logs an error when `material` has expired and a warning when it expires within `warnDays`. */
+export function checkExpiry(material: TlsMaterial, logger: TlsLogger, warnDays = 30, now = new Date()): void {
+  const fields = { subject: material.subject, notAfter: material.notAfter.toISOString() };
+  if (material.notAfter <= now) logger.error(fields, 'certificate has expired');
+  else if (daysUntilExpiry(material, now) < warnDays) {
+    logger.warn({ ...fields, daysLeft: daysUntilExpiry(material, now) }, 'certificate expires soon');
+  }
+}
+
+/**
+ * Keeps a listener's certificate current without a restart: reloads when any of the three
+ * files changes (the directories are watched, so files replaced by rename are seen too) or on
+ * SIGHUP, checks the new material like at start and keeps the old one when it does not pass.
+ * Checks the expiry at start and then periodically.
+ */
+export function watchTlsMaterial(files: TlsFiles, options: WatchTlsOptions): TlsWatcher {
+  const { logger, onReload, debounceMs = 250, expiryCheckIntervalMs = 6 * 3_600_000, warnDays = 30 } = options;
+  let material = options.initial ?? loadTlsMaterial(files);
+  let debounce: NodeJS.Timeout | undefined;
+
+  const reload = (): boolean => {
+    let next: TlsMaterial;
+    try {
+      next = loadTlsMaterial(files);
+    } catch (error) {
+      logger.error({ err: error }, 'new TLS material refused; the current certificate stays in use');
+      return false;
+    }
+    if (next.cert.equals(material.cert) && next.key.equals(material.key) && next.ca.equals(material.ca)) return false;
+    try {
+      onReload(next);
+    } catch (error) {
+      logger.error({ err: error }, 'TLS material could not be applied; the current certificate stays in use');
+      return false;
+    }
+    material = next;
+    logger.info({ subject: next.subject, notAfter: next.notAfter.toISOString() }, 'TLS material reloaded');
+    checkExpiry(next, logger, warnDays);
+    return true;
+  };
+  const schedule = () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(reload, debounceMs);
+    debounce.unref();
+  };
+
+  const names = new Map<string, Set<string>>();
+  for (const file of [files.caFile, files.certFile, files.keyFile]) {
+    const dir = path.dirname(path.resolve(file));
+    names.set(dir, (names.get(dir) ?? new Set()).add(path.basename(file)));
+  }
+  const watchers: FSWatcher[] = [...names].map(([dir, watched]) =>
+    watch(dir, { persistent: false }, (_event, name) => {
+      if (name === null || watched.has(name.toString())) schedule();
+    }).on('error', (error) => logger.warn({ err: error, dir }, 'cannot watch TLS files; SIGHUP still reloads')),
+  );
+  const onSighup = () => {
+    logger.info({}, 'SIGHUP: reloading TLS material');
+    reload();
+  };
+  process.on('SIGHUP', onSighup);
+
+  checkExpiry(material, logger, warnDays);
+  const expiryTimer = setInterval(() => checkExpiry(material, logger, warnDays), expiryCheckIntervalMs);
+  expiryTimer.unref();
+
+  return {
+    current: () => material,
+    reload,
+    close() {
+      clearTimeout(debounce);
+      clearInterval(expiryTimer);
+      process.off('SIGHUP', onSighup);
+      for (const watcher of watchers) watcher.close();
+    },
+  };
+}
