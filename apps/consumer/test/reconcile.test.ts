@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import pino from 'pino';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
+import { freePort } from '@tenant-sync/local-infra';
+import { certsDir, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
+import { loadTlsMaterial } from '@tenant-sync/tls';
+import { reconcileTenant } from '../src/reconcile.ts';
+import { createReferenceClient } from '../src/reference-client.ts';
+
+const infra = inject('infra');
+const { a, b, suspended } = testTenants;
+const logger = pino({ level: 'silent' });
+
+/** Runs the CLI as `nx run consumer:reconcile` does; resolves with its exit code and output. */
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, '..', 'src', 'reconcile-cli.ts'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout });
+    }),
+  );
+}
+
+describe('reconciliation against the real source', () => {
+  const sourceAdmin = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
+  const consumerAdmin = postgres(infra.consumerAdminUrl, { max: 1, onnotice: () => {} });
+  const db = createDatabase<ConsumerDatabase>({ url: infra.consumerAppUrl, poolSize: 2, applicationName: 'reconcile-test' });
+  let source: AppProcess;
+  let internalPort: number;
+  let reference: ReturnType<typeof createReferenceClient>;
+
+  beforeAll(async () => {
+    internalPort = await freePort();
+    source = await startApp(
+      'source',
+      { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(await freePort()), INTERNAL_PORT: String(internalPort) },
+      await freePort(),
+    );
+    const tls = loadTlsMaterial({
+      caFile: path.join(certsDir, 'ca.crt'),
+      certFile: path.join(certsDir, 'consumer.crt'),
+      keyFile: path.join(certsDir, 'consumer.key'),
+    });
+    reference = createReferenceClient({ baseUrl: `https://localhost:${internalPort}`, consumerId: 'consumer', tls, timeoutMs: 5_000 });
+    await sourceAdmin`DELETE FROM users`;
+    await sourceAdmin`DELETE FROM outbox`;
+    await consumerAdmin`DELETE FROM synced_users`;
+  });
+
+  afterAll(async () => {
+    await reference.close();
+    await source.stop();
+    await db.destroy();
+    await sourceAdmin.end();
+    await consumerAdmin.end();
+  });
+
+  const options = (deep = false) => ({ db, reference, logger, pageSize: 7, deep });
+  const row = async (id: string) =>
+    (await consumerAdmin`SELECT org_id, name, email, version::int AS version, deleted_at FROM synced_users WHERE id = ${id}`)[0];
+
+  it('copies what is missing, then finds and repairs drift made by hand, with exact counts', async () => {
+    const ids = (
+      await sourceAdmin`
+        INSERT INTO users (org_id, name, email)
+        SELECT ${a.id}::uuid, 'User ' || n, 'rec' || n || '@a.test' FROM generate_series(1, 20) n RETURNING id`
+    ).map((r) => r.id as string);
+    await sourceAdmin`UPDATE users SET name = name || ' v2' WHERE id = ANY(${ids.slice(0, 5)})`;
+    const [bUser] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${b.id}, 'B user', 'b@b.test') RETURNING id`;
+
+    expect(await reconcileTenant(options(), a.id)).toEqual({ orgId: a.id, checked: 20, inserted: 20, updated: 0, tombstoned: 0 });
+    expect(await row(ids[0]!)).toMatchObject({ name: 'User 1 v2', version: 2 });
+    expect(await row(bUser?.id)).toBeUndefined(); // another tenant is not touched
+
+    const [deleted, stale, altered, ahead] = ids as [string, string, string, string];
+    const extra = randomUUID();
+    await consumerAdmin`DELETE FROM synced_users WHERE id = ${deleted}`;
+    await consumerAdmin`UPDATE synced_users SET version = 1, name = 'old' WHERE id = ${stale}`;
+    await consumerAdmin`UPDATE synced_users SET name = 'altered by hand' WHERE id = ${altered}`;
+    await consumerAdmin`UPDATE synced_users SET version = 99, email = 'ahead@x.test' WHERE id = ${ahead}`;
+    await consumerAdmin`INSERT INTO synced_users (org_id, id, name, email, version) VALUES (${a.id}, ${extra}, 'Ghost', 'ghost@a.test', 3)`;
+    // A tombstone the source also lacks is not drift.
+    await consumerAdmin`INSERT INTO synced_users (org_id, id, version, deleted_at) VALUES (${a.id}, ${randomUUID()}, 4, now())`;
+
+    expect(await reconcileTenant(options(), a.id)).toEqual({ orgId: a.id, checked: 22, inserted: 1, updated: 2, tombstoned: 1 });
+    expect(await row(deleted)).toMatchObject({ name: 'User 1 v2', version: 2, deleted_at: null });
+    expect(await row(stale)).toMatchObject({ name: 'User 2 v2', version: 2 });
+    expect(await row(ahead)).toMatchObject({ email: 'rec4@a.test', version: 2 });
+    expect(await row(extra)).toMatchObject({ name: null, email: null, version: 4, deleted_at: expect.any(Date) });
+    // Same version, other content: only the deep comparison sees it.
+    expect(await row(altered)).toMatchObject({ name: 'altered by hand' });
+    expect(await reconcileTenant(options(true), a.id)).toEqual({ orgId: a.id, checked: 22, inserted: 0, updated: 1, tombstoned: 0 });
+    expect(await row(altered)).toMatchObject({ name: 'User 3 v2' });
+    expect(await reconcileTenant(options(true), a.id)).toEqual({ orgId: a.id, checked: 22, inserted: 0, updated: 0, tombstoned: 0 });
+  });
+
+  it('skips an organisation the source does not know as active', async () => {
+    expect(await reconcileTenant(options(), suspended.id)).toMatchObject({ skipped: expect.stringContaining('not active') });
+  });
+
+  it('runs on demand from the CLI with a summary, and exits non-zero when the source cannot be reached', async () => {
+    const [user] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${b.id}, 'Cli', 'cli@b.test') RETURNING id`;
+    const env = { CONSUMER_DATABASE_URL: infra.consumerAppUrl, SOURCE_INTERNAL_URL: `https://localhost:${internalPort}`, LOG_LEVEL: 'error' };
+    const ok = await runCli(['--org', b.id], env);
+    expect(ok.code).toBe(0);
+    const summary = JSON.parse(ok.stdout.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ tenants: [{ orgId: b.id, inserted: 2, updated: 0, tombstoned: 0 }], failed: [] });
+    expect(await row(user?.id)).toMatchObject({ org_id: b.id, name: 'Cli' });
+
+    const down = await runCli(['--org', b.id], { ...env, SOURCE_INTERNAL_URL: `https://localhost:${await freePort()}` });
+    expect(down.code).toBe(1);
+    expect(down.stdout).toContain('FAILED');
+  });
+});
