@@ -20,7 +20,12 @@ export interface CacheServerDependencies {
 
 /** The consumer's public listener (:8002): TLS, bearer JWT, the tenant's synced users. */
 export async function buildCacheServer({ config, db, logger, tls, lookupMembership }: CacheServerDependencies) {
-  const app = createHttpsServer({ listener: 'public', logger, https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' } });
+  const app = await createHttpsServer({
+    listener: 'public',
+    logger,
+    https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
+    openapi: { title: 'tenant-sync cache API', description: "The consumer's copy of each tenant's users (bearer JWT)." },
+  });
   await app.register(helmet);
   await app.register(sensible);
 

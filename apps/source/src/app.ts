@@ -24,9 +24,10 @@ export interface SourceDependencies {
  * Fastify instance of its own, so no route of the internal listener can be reached here.
  */
 export async function buildPublicServer({ config, db, logger, tls }: SourceDependencies) {
-  const app = createHttpsServer({
+  const app = await createHttpsServer({
     listener: 'public',
     logger,
+    openapi: { title: 'tenant-sync public API', description: "Users of the caller's tenant (bearer JWT)." },
     https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
     bodyLimit: config.BODY_LIMIT_BYTES,
   });
@@ -48,9 +49,10 @@ export async function buildPublicServer({ config, db, logger, tls }: SourceDepen
 
 /** The internal listener (:8441): mTLS, allow-listed services, the Reference API. */
 export async function buildInternalServer({ config, db, logger, tls }: SourceDependencies) {
-  const app = createHttpsServer({
+  const app = await createHttpsServer({
     listener: 'internal',
     logger,
+    openapi: { title: 'tenant-sync Reference API', description: 'Entities by reference for allow-listed services (mTLS, X-Tenant-ID, X-Consumer-ID).' },
     https: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
     bodyLimit: config.BODY_LIMIT_BYTES,
   });

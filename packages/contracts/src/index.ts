@@ -9,3 +9,4 @@ export {
   ReferenceResponse,
 } from './reference-api.ts';
 export { decodeCursor, encodeCursor, type PagePosition } from './page-cursor.ts';
+export { continueTrace, parseTraceparent, type TraceContext } from './traceparent.ts';

@@ -1,10 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { SecureServerOptions } from 'node:http2';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { ServerOptions } from 'node:https';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import underPressure from '@fastify/under-pressure';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
+import { continueTrace, type TraceContext } from '@tenant-sync/contracts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** This request's hop of its W3C trace: the caller's trace id when it sent `traceparent`. */
+    trace: TraceContext;
+  }
+}
 
 export interface HttpsServerOptions {
   /** Name of the listener in every log line: `public`, `internal`. */
@@ -12,14 +23,36 @@ export interface HttpsServerOptions {
   logger: Logger;
   https: ServerOptions | SecureServerOptions;
   bodyLimit?: number;
+  /** Title and summary of the OpenAPI document served at `/docs/json`. */
+  openapi: { title: string; description: string };
+  /** When to shed load with `503` + `Retry-After` rather than queue more work. */
+  pressure?: LoadShedding;
+}
+
+export interface LoadShedding {
+  /** Event-loop delay beyond which requests are refused. */
+  maxEventLoopDelayMs: number;
+  /** Event-loop utilisation (0–1) beyond which requests are refused. */
+  maxEventLoopUtilization: number;
+  /** How often the event loop is sampled. */
+  sampleIntervalMs: number;
 }
 
 /**
- * A Fastify HTTPS listener as every API of the system runs it: TypeBox schemas (unknown
- * properties refused, not silently dropped), a request id per request (`reqId` in logs, taken
- * from a well-formed `X-Request-ID`), one JSON error shape, and 503 while closing.
+ * A loop that lags a second behind, or runs flat out, answers every request late: refusing
+ * some at once with a 503 lets clients and load balancers go elsewhere or retry later.
  */
-export function createHttpsServer({ listener, logger, https, bodyLimit = 65_536 }: HttpsServerOptions) {
+const defaultPressure: LoadShedding = { maxEventLoopDelayMs: 1_000, maxEventLoopUtilization: 0.98, sampleIntervalMs: 1_000 };
+
+/**
+ * A Fastify HTTPS listener as every API of the system runs it: TypeBox schemas (unknown
+ * properties refused, not silently dropped), a request id and a trace context per request
+ * (`reqId` and `traceId` on every log line of it, the id taken from a well-formed
+ * `X-Request-ID`, the trace from `traceparent`), one JSON error shape, its OpenAPI document at
+ * `/docs/json`, and 503 while closing or while the event loop is overloaded.
+ */
+export async function createHttpsServer({ listener, logger, https, bodyLimit = 65_536, openapi, pressure = defaultPressure }: HttpsServerOptions) {
+  const traces = new WeakMap<IncomingMessage, TraceContext>();
   const app = Fastify({
     loggerInstance: logger.child({ listener }) as FastifyBaseLogger,
     https: https as ServerOptions,
@@ -28,10 +61,28 @@ export function createHttpsServer({ listener, logger, https, bodyLimit = 65_536 
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
-    requestIdLogLabel: 'reqId',
+    logController: new LogController({ requestIdLogLabel: 'reqId' }),
+    childLoggerFactory: (parent, bindings, options, rawRequest) => {
+      const trace = continueTrace((rawRequest as IncomingMessage).headers.traceparent);
+      traces.set(rawRequest as IncomingMessage, trace);
+      return parent.child({ ...bindings, traceId: trace.traceId }, options);
+    },
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  await app.register(underPressure, {
+    maxEventLoopDelay: pressure.maxEventLoopDelayMs,
+    maxEventLoopUtilization: pressure.maxEventLoopUtilization,
+    sampleInterval: pressure.sampleIntervalMs,
+    retryAfter: 5,
+  });
+  // The OpenAPI document is generated from the route schemas, so it cannot drift from them.
+  await app.register(swagger, { openapi: { openapi: '3.1.0', info: { ...openapi, version: '1' } } });
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  app.decorateRequest('trace', null as unknown as TraceContext);
+  app.addHook('onRequest', async (request) => {
+    request.trace = traces.get(request.raw) ?? continueTrace(undefined);
+  });
   // JSON only: a body of any other type is a 415, not a string handed to the schema.
   app.removeContentTypeParser(['text/plain']);
   app.setErrorHandler(errorHandler);

@@ -47,6 +47,8 @@ async function tenantAuth(scope: FastifyInstance, options: TenantAuthOptions) {
       request.log.warn({ reason }, 'request refused: unauthenticated');
       return reply.code(401).send(unauthorized);
     }
+    // Every later line of this request, the completion line included, names its tenant.
+    request.log = reply.log = request.log.child({ tenantId: request.principal.orgId });
   });
 }
 

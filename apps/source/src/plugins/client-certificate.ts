@@ -51,6 +51,7 @@ async function clientCertificate(app: FastifyInstance, { allowedClients, orgStat
     if ((await orgStatus(tenantId.toLowerCase())) !== 'ACTIVE') return refuse(403, 'organisation unknown or not active');
     request.tenantId = tenantId.toLowerCase();
     request.consumerId = identity.commonName;
+    request.log = reply.log = request.log.child({ tenantId: request.tenantId, consumerId: identity.commonName });
   });
 }
 

@@ -13,11 +13,6 @@ function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === uniqueViolation;
 }
 
-function traceparentOf(headers: Record<string, unknown>): string | undefined {
-  const value = headers.traceparent;
-  return typeof value === 'string' && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(value) ? value : undefined;
-}
-
 /** Users CRUD of the caller's tenant. Every query runs in a tenant transaction under RLS. */
 export const userRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase> }> = async (app, { db }) => {
   const writer = { preHandler: requireRole('tenant_admin') };
@@ -26,7 +21,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase> 
     const { orgId } = request.principal;
     try {
       const row = await withTenant(db, orgId, (trx) => insertUser(trx, orgId, request.body), {
-        traceparent: traceparentOf(request.headers),
+        traceparent: request.trace.traceparent,
       });
       return reply.code(201).send(toUser(row));
     } catch (error) {
@@ -51,7 +46,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase> 
   app.patch('/users/:id', { schema: updateUserSchema, ...writer }, async (request) => {
     try {
       const row = await withTenant(db, request.principal.orgId, (trx) => updateUser(trx, request.params.id, request.body), {
-        traceparent: traceparentOf(request.headers),
+        traceparent: request.trace.traceparent,
       });
       if (!row) throw new SRC_USER_NOT_FOUND();
       return toUser(row);
@@ -63,7 +58,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase> 
 
   app.delete('/users/:id', { schema: deleteUserSchema, ...writer }, async (request, reply) => {
     const deleted = await withTenant(db, request.principal.orgId, (trx) => deleteUser(trx, request.params.id), {
-      traceparent: traceparentOf(request.headers),
+      traceparent: request.trace.traceparent,
     });
     if (!deleted) throw new SRC_USER_NOT_FOUND();
     return reply.code(204).send(null);

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Type } from 'typebox';
+import { createHttpsServer, type HttpsServerOptions } from '../src/index.ts';
+
+const certs = fileURLToPath(new URL('../../../certs/', import.meta.url));
+const https = { key: readFileSync(`${certs}source.key`), cert: readFileSync(`${certs}source.crt`) };
+const openapi = { title: 'test API', description: 'for the tests' };
+
+function captureLogs() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, logger: pino({ level: 'info' }, destination) };
+}
+
+let app: Awaited<ReturnType<typeof createHttpsServer>> | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function build(options: Partial<HttpsServerOptions> & Pick<HttpsServerOptions, 'logger'>) {
+  app = await createHttpsServer({ listener: 'public', https, openapi, ...options });
+  app.get('/things/:id', { schema: { params: Type.Object({ id: Type.String({ format: 'uuid' }) }) } }, async (request) => {
+    request.log.info('handling');
+    return { id: request.params.id, traceparent: request.trace.traceparent };
+  });
+  return app;
+}
+
+describe('createHttpsServer', () => {
+  it('continues the caller trace and puts reqId and traceId on every line of the request', async () => {
+    const { lines, logger } = captureLogs();
+    const server = await build({ logger });
+    const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const response = await server.inject({
+      url: '/things/6f1c1f5e-7c38-4a53-9a49-3ad5d0f1f0a1',
+      headers: { traceparent: parent, 'x-request-id': 'req-42' },
+    });
+    expect(response.statusCode).toBe(200);
+    const { traceparent } = response.json<{ traceparent: string }>();
+    expect(traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+    expect(traceparent).not.toBe(parent);
+
+    const requestLines = lines.filter((line) => line.reqId === 'req-42');
+    expect(requestLines.map((line) => line.msg)).toEqual(['incoming request', 'handling', 'request completed']);
+    for (const line of requestLines) expect(line.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+  });
+
+  it('starts a trace when the caller sent none', async () => {
+    const server = await build({ logger: captureLogs().logger });
+    const response = await server.inject({ url: '/things/6f1c1f5e-7c38-4a53-9a49-3ad5d0f1f0a1' });
+    expect(response.json<{ traceparent: string }>().traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it('serves the OpenAPI document generated from the route schemas', async () => {
+    const server = await build({ logger: captureLogs().logger });
+    const response = await server.inject({ url: '/docs/json' });
+    expect(response.statusCode).toBe(200);
+    const document = response.json<{ info: { title: string }; paths: Record<string, unknown> }>();
+    expect(document.info.title).toBe('test API');
+    expect(Object.keys(document.paths)).toEqual(['/things/{id}']);
+  });
+
+  it('sheds load with 503 and Retry-After while the event loop is blocked', async () => {
+    const server = await build({
+      logger: captureLogs().logger,
+      pressure: { maxEventLoopDelayMs: 50, maxEventLoopUtilization: 0.99, sampleIntervalMs: 10 },
+    });
+    await server.ready();
+    const url = '/things/6f1c1f5e-7c38-4a53-9a49-3ad5d0f1f0a1';
+    expect((await server.inject({ url })).statusCode).toBe(200);
+
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      // a handler that hogs the loop
+    }
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const shed = await server.inject({ url });
+    expect(shed.statusCode).toBe(503);
+    expect(shed.headers['retry-after']).toBe('5');
+    expect(shed.json()).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+  });
+});
