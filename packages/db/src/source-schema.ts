@@ -5,7 +5,7 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 export interface OrganizationsTable {
   id: string;
   name: string;
-  status: 'ACTIVE' | 'SUSPENDED';
+  status: ColumnType<'ACTIVE' | 'SUSPENDED', 'ACTIVE' | 'SUSPENDED' | undefined>;
   created_at: Generated<Date>;
 }
 
@@ -13,7 +13,7 @@ export interface MembershipsTable {
   org_id: string;
   subject: string;
   role: 'member' | 'tenant_admin';
-  status: 'ACTIVE' | 'REMOVED';
+  status: ColumnType<'ACTIVE' | 'REMOVED', 'ACTIVE' | 'REMOVED' | undefined>;
   created_at: Generated<Date>;
 }
 
@@ -46,12 +46,24 @@ export interface OutboxTable {
   park_reason: string | null;
 }
 
+/** Append-only record of everything the operator role did (written by a trigger and the CLI). */
+export interface OperatorAuditLogTable {
+  id: Generated<number>;
+  at: Generated<Date>;
+  operator: string;
+  db_role: Generated<string>;
+  command: string;
+  org_id: string | null;
+  detail: ColumnType<unknown, string | undefined, never>;
+}
+
 /** Tables of `source_db`. */
 export interface SourceDatabase {
   organizations: OrganizationsTable;
   memberships: MembershipsTable;
   users: UsersTable;
   outbox: OutboxTable;
+  operator_audit_log: OperatorAuditLogTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

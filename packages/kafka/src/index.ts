@@ -10,3 +10,4 @@ export {
   type Producer,
 } from './create-kafka.ts';
 export { ensureTopics, type TopicSpec } from './topics.ts';
+export { flattenHeaders, readTopicToEnd, type StoredMessage } from './read-to-end.ts';

@@ -12,6 +12,8 @@ export const APP_ROLES = {
   source: 'source_app',
   relay: 'relay_app',
   consumer: 'consumer_app',
+  /** The admin CLI's cross-tenant role: explicit, audited, never used by an app. */
+  operator: 'tenant_operator',
 } as const;
 
 export interface ProvisionOptions {
@@ -38,7 +40,7 @@ export async function provisionDatabases(options: ProvisionOptions): Promise<voi
       await ensureRole(admin, role, options.passwords?.[app as keyof typeof APP_ROLES] ?? role);
     }
     await admin`ALTER ROLE ${admin(APP_ROLES.relay)} SET idle_in_transaction_session_timeout = '10s'`;
-    await ensureDatabase(admin, options.sourceDatabase, [APP_ROLES.source, APP_ROLES.relay], log);
+    await ensureDatabase(admin, options.sourceDatabase, [APP_ROLES.source, APP_ROLES.relay, APP_ROLES.operator], log);
     await ensureDatabase(admin, options.consumerDatabase, [APP_ROLES.consumer], log);
   } finally {
     await admin.end();

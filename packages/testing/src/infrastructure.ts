@@ -33,6 +33,8 @@ export interface TestInfrastructure {
   /** URLs as the apps' own roles (no BYPASSRLS, not owners). */
   sourceAppUrl: string;
   relayAppUrl: string;
+  /** The admin CLI's cross-tenant role on the source database. */
+  operatorUrl: string;
   consumerAppUrl: string;
   brokers: string;
   topic: string;
@@ -113,6 +115,7 @@ export async function startTestInfrastructure(): Promise<{ infra: TestInfrastruc
         consumerAdminUrl: withDatabase(adminUrl, consumerDatabase),
         sourceAppUrl: appRoleUrl(adminUrl, 'source_app', sourceDatabase),
         relayAppUrl: appRoleUrl(adminUrl, 'relay_app', sourceDatabase),
+        operatorUrl: appRoleUrl(adminUrl, 'tenant_operator', sourceDatabase),
         consumerAppUrl: appRoleUrl(adminUrl, 'consumer_app', consumerDatabase),
         brokers,
         topic,

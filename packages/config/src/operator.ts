@@ -1,0 +1,14 @@
+import { Type, type Static } from 'typebox';
+import { kafka, postgresUrl } from './fields.ts';
+import { loadConfig } from './load-config.ts';
+
+/** The admin CLI (`npm run tenant`): the operator's own database role, and Kafka for dead letters. */
+export const operatorConfigSchema = Type.Object({
+  ...kafka,
+  OPERATOR_DATABASE_URL: postgresUrl('postgres://tenant_operator:tenant_operator@127.0.0.1:5432/source_db'),
+  OPERATOR_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+});
+
+export type OperatorConfig = Readonly<Static<typeof operatorConfigSchema>>;
+
+export const loadOperatorConfig = (env: NodeJS.ProcessEnv = process.env): OperatorConfig => loadConfig(operatorConfigSchema, env);
