@@ -2,6 +2,7 @@ import helmet from '@fastify/helmet';
 import sensible from '@fastify/sensible';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { splitList, type SourceConfig } from '@tenant-sync/config';
 import { pingDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { createHttpsServer, registerHealthRoutes } from '@tenant-sync/http';
@@ -17,19 +18,22 @@ export interface SourceDependencies {
   db: Kysely<SourceDatabase>;
   logger: Logger;
   tls: TlsMaterial;
+  /** Where request metrics go (the operations port serves it). */
+  registry?: Registry;
 }
 
 /**
  * The public listener (:8001): TLS, bearer JWT, users of the caller's tenant only. It is a
  * Fastify instance of its own, so no route of the internal listener can be reached here.
  */
-export async function buildPublicServer({ config, db, logger, tls }: SourceDependencies) {
+export async function buildPublicServer({ config, db, logger, tls, registry }: SourceDependencies) {
   const app = await createHttpsServer({
     listener: 'public',
     logger,
     openapi: { title: 'tenant-sync public API', description: "Users of the caller's tenant (bearer JWT)." },
     https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
     bodyLimit: config.BODY_LIMIT_BYTES,
+    metrics: registry,
   });
   await app.register(helmet);
   await app.register(sensible);
@@ -48,13 +52,14 @@ export async function buildPublicServer({ config, db, logger, tls }: SourceDepen
 }
 
 /** The internal listener (:8441): mTLS, allow-listed services, the Reference API. */
-export async function buildInternalServer({ config, db, logger, tls }: SourceDependencies) {
+export async function buildInternalServer({ config, db, logger, tls, registry }: SourceDependencies) {
   const app = await createHttpsServer({
     listener: 'internal',
     logger,
     openapi: { title: 'tenant-sync Reference API', description: 'Entities by reference for allow-listed services (mTLS, X-Tenant-ID, X-Consumer-ID).' },
     https: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
     bodyLimit: config.BODY_LIMIT_BYTES,
+    metrics: registry,
   });
   await app.register(helmet);
 

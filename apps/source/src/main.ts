@@ -12,7 +12,8 @@ const tlsFiles = { caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, k
 const tls = loadTlsMaterial(tlsFiles);
 
 const db = createDatabase<SourceDatabase>({ url: config.SOURCE_DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'source' });
-const deps = { config, db, logger, tls };
+const registry = createMetricsRegistry('source');
+const deps = { config, db, logger, tls, registry };
 const publicServer = await buildPublicServer(deps);
 const internalServer = await buildInternalServer(deps);
 // New certificates (file change or SIGHUP) apply to new handshakes; setSecureContext replaces
@@ -27,7 +28,7 @@ const tlsWatcher = watchTlsMaterial(tlsFiles, {
 });
 const opsServer = buildOpsServer({
   logger,
-  registry: createMetricsRegistry('source'),
+  registry,
   readiness: { postgres: () => pingDatabase(db) },
 });
 

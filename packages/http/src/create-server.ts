@@ -5,8 +5,9 @@ import type { ServerOptions } from 'node:https';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Histogram, type Registry } from 'prom-client';
 import { continueTrace, type TraceContext } from '@tenant-sync/contracts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 
@@ -27,6 +28,8 @@ export interface HttpsServerOptions {
   openapi: { title: string; description: string };
   /** When to shed load with `503` + `Retry-After` rather than queue more work. */
   pressure?: LoadShedding;
+  /** Where `http_request_duration_seconds` is registered; none when omitted (tests). */
+  metrics?: Registry | undefined;
 }
 
 export interface LoadShedding {
@@ -51,7 +54,7 @@ const defaultPressure: LoadShedding = { maxEventLoopDelayMs: 1_000, maxEventLoop
  * `X-Request-ID`, the trace from `traceparent`), one JSON error shape, its OpenAPI document at
  * `/docs/json`, and 503 while closing or while the event loop is overloaded.
  */
-export async function createHttpsServer({ listener, logger, https, bodyLimit = 65_536, openapi, pressure = defaultPressure }: HttpsServerOptions) {
+export async function createHttpsServer({ listener, logger, https, bodyLimit = 65_536, openapi, pressure = defaultPressure, metrics }: HttpsServerOptions) {
   const traces = new WeakMap<IncomingMessage, TraceContext>();
   const app = Fastify({
     loggerInstance: logger.child({ listener }) as FastifyBaseLogger,
@@ -83,9 +86,38 @@ export async function createHttpsServer({ listener, logger, https, bodyLimit = 6
   app.addHook('onRequest', async (request) => {
     request.trace = traces.get(request.raw) ?? continueTrace(undefined);
   });
+  if (metrics) observeRequests(app, listener, metrics);
   // JSON only: a body of any other type is a 415, not a string handed to the schema.
   app.removeContentTypeParser(['text/plain']);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   return app;
+}
+
+/**
+ * Duration and count of every request by listener, method, route template and status: the
+ * route template, never the URL, so ids do not become label values.
+ */
+function observeRequests(app: Pick<FastifyInstance, 'addHook'>, listener: string, registry: Registry) {
+  const duration = getOrCreateHistogram(registry);
+  app.addHook('onResponse', async (request, reply) => {
+    duration.observe(
+      { listener, method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1_000,
+    );
+  });
+}
+
+function getOrCreateHistogram(registry: Registry): Histogram {
+  const name = 'http_request_duration_seconds';
+  return (
+    (registry.getSingleMetric(name) as Histogram | undefined) ??
+    new Histogram({
+      name,
+      help: 'HTTP requests by listener, method, route template and status',
+      labelNames: ['listener', 'method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    })
+  );
 }

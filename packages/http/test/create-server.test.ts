@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { createHttpsServer, type HttpsServerOptions } from '../src/index.ts';
@@ -68,6 +69,19 @@ describe('createHttpsServer', () => {
     const document = response.json<{ info: { title: string }; paths: Record<string, unknown> }>();
     expect(document.info.title).toBe('test API');
     expect(Object.keys(document.paths)).toEqual(['/things/{id}']);
+  });
+
+  it('counts requests by route template, not by URL', async () => {
+    const registry = new Registry();
+    const server = await build({ logger: captureLogs().logger, metrics: registry });
+    await server.inject({ url: '/things/6f1c1f5e-7c38-4a53-9a49-3ad5d0f1f0a1' });
+    await server.inject({ url: '/things/not-a-uuid' });
+    await server.inject({ url: '/nowhere/6f1c1f5e-7c38-4a53-9a49-3ad5d0f1f0a1' });
+    const text = await registry.metrics();
+    expect(text).toContain('http_request_duration_seconds_count{listener="public",method="GET",route="/things/:id",status="200"} 1');
+    expect(text).toContain('http_request_duration_seconds_count{listener="public",method="GET",route="/things/:id",status="400"} 1');
+    expect(text).toContain('http_request_duration_seconds_count{listener="public",method="GET",route="unmatched",status="404"} 1');
+    expect(text).not.toContain('6f1c1f5e');
   });
 
   it('sheds load with 503 and Retry-After while the event loop is blocked', async () => {
