@@ -5,7 +5,7 @@ import type { ServerOptions } from 'node:https';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { Histogram, type Registry } from 'prom-client';
 import { continueTrace, type TraceContext } from '@tenant-sync/contracts';
@@ -86,7 +86,14 @@ export async function createHttpsServer({ listener, logger, https, bodyLimit = 6
   app.addHook('onRequest', async (request) => {
     request.trace = traces.get(request.raw) ?? continueTrace(undefined);
   });
-  if (metrics) observeRequests(app, listener, metrics);
+  if (metrics) {
+    // The route template, never the URL, so ids do not become label values.
+    const duration = requestDurationHistogram(metrics);
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      duration.observe({ listener, method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1_000);
+    });
+  }
   // JSON only: a body of any other type is a 415, not a string handed to the schema.
   app.removeContentTypeParser(['text/plain']);
   app.setErrorHandler(errorHandler);
@@ -94,21 +101,8 @@ export async function createHttpsServer({ listener, logger, https, bodyLimit = 6
   return app;
 }
 
-/**
- * Duration and count of every request by listener, method, route template and status: the
- * route template, never the URL, so ids do not become label values.
- */
-function observeRequests(app: Pick<FastifyInstance, 'addHook'>, listener: string, registry: Registry) {
-  const duration = getOrCreateHistogram(registry);
-  app.addHook('onResponse', async (request, reply) => {
-    duration.observe(
-      { listener, method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1_000,
-    );
-  });
-}
-
-function getOrCreateHistogram(registry: Registry): Histogram {
+/** Duration and count of every request by listener, method, route template and status. */
+function requestDurationHistogram(registry: Registry): Histogram {
   const name = 'http_request_duration_seconds';
   return (
     (registry.getSingleMetric(name) as Histogram | undefined) ??
