@@ -13,6 +13,8 @@ export interface TokenVerifierOptions {
   /** Allowed `alg` values; `none` and HMAC algorithms are never accepted. */
   algorithms: string[];
   clockToleranceSeconds: number;
+  /** Least time between two JWKS fetches, however many unknown `kid`s arrive (default 30 s). */
+  jwksCooldownMs?: number | undefined;
 }
 
 export interface TokenClaims {
@@ -36,7 +38,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): VerifyToken 
   const algorithms = options.algorithms.filter((alg) => asymmetric.test(alg));
   if (algorithms.length === 0) throw new Error('JWT_ALGORITHMS must name at least one asymmetric algorithm');
   const key: JWTVerifyGetKey | ReturnType<typeof createPublicKey> = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
+    ? createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: options.jwksCooldownMs ?? 30_000, cacheMaxAge: 600_000 })
     : createPublicKey(readFileSync(options.publicKeyFile));
 
   return async (token) => {
