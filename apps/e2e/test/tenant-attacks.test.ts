@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { InvalidOrgIdError, TenantMismatchError, TenantSyncApiError, TenantSyncClient } from '@tenant-sync/client';
+import { encodeCursor } from '@tenant-sync/contracts';
 import { freePort } from '@tenant-sync/local-infra';
 import { certsDir, eventually, mintToken, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
 
@@ -209,6 +210,21 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
       });
     });
 
+    it("a cursor made from another tenant's row pages through the caller's own rows only", async () => {
+      const [rowOfB] = await sourceDb`SELECT created_at, id FROM users WHERE id = ${users.b}`;
+      if (!rowOfB) throw new Error('the user of B is seeded in beforeAll');
+      // Just before B's row, so B's row would be the first of the page if the tenant were ignored.
+      const cursor = encodeCursor(new Date(new Date(rowOfB.created_at as Date).getTime() - 1), '00000000-0000-0000-0000-000000000000');
+      await unchanged(async () => {
+        for (const port of [ports.public, ports.cache]) {
+          const page = await send(port, 'GET', `${port === ports.public ? '/users' : '/cache/users'}?cursor=${cursor}`, { token: tokens.adminA });
+          expect(page.status).toBe(200);
+          expect(page.text).not.toContain(users.b);
+          for (const item of page.json().items as Array<{ orgId: string }>) expect(item.orgId).toBe(a.id);
+        }
+      });
+    });
+
     it("the typed client refuses to act for another tenant than its token's, or for no valid one", async () => {
       const client = clients.a;
       if (!client) throw new Error('clients are made in beforeAll');
@@ -260,6 +276,8 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
           await send(ports.cache, 'GET', `/cache/users?cursor=${encodeURIComponent("' OR 1=1 --")}`, { token: tokens.adminA }),
           await send(ports.cache, 'GET', `/cache/users?limit=${encodeURIComponent('1 OR 1=1')}`, { token: tokens.adminA }),
           await send(ports.cache, 'GET', `/cache/users?org_id=${b.id}`, { token: tokens.adminA }),
+          await send(ports.public, 'GET', '/users?__proto__=x&constructor=y', { token: tokens.adminA }),
+          await send(ports.cache, 'GET', '/cache/users?__proto__[polluted]=1', { token: tokens.adminA }),
           await send(ports.public, 'POST', '/users', { token: tokens.adminA, body: { name: 'Eve', email: "eve'); DROP TABLE users; --" } }),
           await send(ports.public, 'POST', '/users', { token: tokens.adminA, body: { name: 'Eve', email: 'eve@x.test', phone: "1' OR '1'='1" } }),
         ];
