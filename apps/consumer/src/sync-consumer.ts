@@ -137,6 +137,7 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
 
   async function handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    const started = performance.now();
     const letters: Array<{ message: KafkaMessage; code: DeadLetterCode; reason: string }> = [];
     const byTenant = new Map<string, Entry[]>();
     for (const message of batch.messages) {
@@ -151,14 +152,18 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
       byTenant.set(orgId, list);
     }
 
-    for (const [orgId, entries] of byTenant) {
-      try {
-        letters.push(...(await handleTenant(batch, orgId, entries)));
-      } catch (error) {
-        if (error instanceof SourceAuthError) pauseForCredentials(payload, orgId, error);
-        // Nothing of this batch is resolved: it is consumed again (writes are idempotent).
-        throw error;
+    // Tenants are independent (own fetch, own transaction): handle them side by side.
+    const outcomes = await Promise.allSettled([...byTenant].map(([orgId, entries]) => handleTenant(batch, orgId, entries)));
+    for (const [index, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') {
+        letters.push(...outcome.value);
+        continue;
       }
+      const error: unknown = outcome.reason;
+      if (error instanceof SourceAuthError) pauseForCredentials(payload, [...byTenant.keys()][index]!, error);
+      else logger.error({ err: error, partition: batch.partition }, 'batch failed; it will be consumed again');
+      // Nothing of this batch is resolved: it is consumed again (writes are idempotent).
+      throw error;
     }
 
     await deadLetter(batch, letters);
@@ -169,6 +174,13 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
     }
     await payload.commitOffsetsIfNecessary();
     metrics?.processed(batch.messages.length);
+    if (logger.isLevelEnabled('debug')) {
+      const firstTimestamp = Number(batch.messages[0]?.timestamp);
+      logger.debug(
+        { partition: batch.partition, messages: batch.messages.length, tenants: byTenant.size, ms: Math.round(performance.now() - started), waitedMs: Math.round(Date.now() - firstTimestamp) },
+        'batch applied',
+      );
+    }
   }
 
   function pauseForCredentials(payload: EachBatchPayload, orgId: string, error: SourceAuthError) {

@@ -1,0 +1,197 @@
+/**
+ * The end-to-end benchmark of the consumer (`nx run consumer:bench`). One run, on fresh
+ * databases and topics, with the real source, relay and consumer as child processes:
+ *   1. throughput: 100,000 users inserted in source_db (the trigger writes their outbox rows)
+ *      before the relay starts; users/s from the relay's start until consumer_db holds them all;
+ *   2. latency: 500 new users/s offered for 30 s by direct inserts; source commit
+ *      (users.created_at) → consumer commit (synced_users.synced_at), both stamped by now()
+ *      on the same PostgreSQL server, so the two clocks are one.
+ * Prints a table, appends it to BENCHMARKS.md (not with BENCH_RECORD=0), and ends with one
+ * JSON line. BENCH_USERS, BENCH_TENANTS, BENCH_RATE, BENCH_SECONDS and the consumer's own
+ * settings (CONSUMER_CONCURRENCY, DATABASE_POOL_SIZE, …, passed through) reshape a run.
+ */
+import { appendFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
+import postgres from 'postgres';
+import { createKafka, ensureTopics } from '@tenant-sync/kafka';
+import { freePort, workspaceRoot } from '@tenant-sync/local-infra';
+import { describeMachine, startApp, startTestInfrastructure, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
+
+const USERS = Number(process.env.BENCH_USERS ?? 100_000);
+const TENANTS = Number(process.env.BENCH_TENANTS ?? 10);
+const RATE = Number(process.env.BENCH_RATE ?? 500);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const PARTITIONS = 6;
+
+const progress = (line: string) => process.stderr.write(`[consumer-bench] ${line}\n`);
+const rate = (n: number) => Math.round(n).toLocaleString('en-US');
+const benchTenant = (n: number) => `00000000-0000-0000-0001-${String(n).padStart(12, '0')}`;
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return Math.round((sorted[Math.max(0, index)] ?? 0) * 10) / 10;
+}
+
+async function countSynced(consumer: postgres.Sql): Promise<number> {
+  const [row] = await consumer`SELECT count(*)::int AS n FROM synced_users`;
+  return row?.n ?? 0;
+}
+
+async function waitForCount(consumer: postgres.Sql, count: number, timeoutMs: number, report?: (n: number) => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = Date.now();
+  for (;;) {
+    const n = await countSynced(consumer);
+    if (n >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${n} of ${count} users synced after ${timeoutMs} ms`);
+    if (report && Date.now() - last > 5_000) {
+      report(n);
+      last = Date.now();
+    }
+    await sleep(50);
+  }
+}
+
+/** Offers `perSecond` new users for `seconds` as small transactions (about 10 rows each), catching up on the schedule. */
+async function offerUsers(source: postgres.Sql, perSecond: number, seconds: number): Promise<number> {
+  const started = performance.now();
+  const total = perSecond * seconds;
+  let offered = 0;
+  while (offered < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * perSecond));
+    if (due - offered < 10 && due < total) {
+      await sleep(1);
+      continue;
+    }
+    const count = Math.min(due - offered, 40);
+    await source.unsafe(`
+      INSERT INTO users (org_id, name, email)
+      SELECT ('00000000-0000-0000-0001-' || lpad((n % ${TENANTS})::text, 12, '0'))::uuid, 'Steady ' || n, 'steady' || n || '@bench.test'
+        FROM generate_series(${offered}, ${offered + count - 1}) n`);
+    offered += count;
+  }
+  return total / ((performance.now() - started) / 1000);
+}
+
+async function startApps(infra: TestInfrastructure, topic: string) {
+  const internalPort = await freePort();
+  const source = await startApp(
+    'source',
+    { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(await freePort()), INTERNAL_PORT: String(internalPort), LOG_LEVEL: 'warn' },
+    await freePort(),
+  );
+  const consumer = await startApp(
+    'consumer',
+    {
+      CONSUMER_DATABASE_URL: infra.consumerAppUrl,
+      KAFKA_BROKERS: infra.brokers,
+      KAFKA_TOPIC: topic,
+      KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+      KAFKA_GROUP_ID: `bench-${Date.now()}`,
+      SOURCE_INTERNAL_URL: `https://localhost:${internalPort}`,
+      PUBLIC_PORT: String(await freePort()),
+      RECONCILE_INTERVAL_MS: '0',
+      LOG_LEVEL: process.env.BENCH_CONSUMER_LOG_LEVEL ?? 'warn',
+    },
+    await freePort(),
+  );
+  return { source, consumer };
+}
+
+const startRelay = async (infra: TestInfrastructure, topic: string) =>
+  startApp(
+    'relay',
+    { RELAY_DATABASE_URL: infra.relayAppUrl, KAFKA_BROKERS: infra.brokers, KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: `${topic}.dlq`, RELAY_ID: 'bench-relay', LOG_LEVEL: 'warn' },
+    await freePort(),
+  );
+
+async function main() {
+  progress('starting PostgreSQL and Kafka (fresh databases and topics)');
+  const { infra, stop } = await startTestInfrastructure();
+  const source = postgres(infra.sourceAdminUrl, { max: 4, onnotice: () => {} });
+  const consumerDb = postgres(infra.consumerAdminUrl, { max: 2, onnotice: () => {} });
+  const kafka = createKafka({ brokers: infra.brokers, clientId: 'consumer-bench', logger: pino({ level: 'error' }) });
+  const apps: AppProcess[] = [];
+  try {
+    const machine = await describeMachine(infra.adminUrl, infra.kafkaOrigin);
+    const topic = `${infra.topic}-consumer-bench`;
+    await ensureTopics(kafka, [
+      { topic, numPartitions: PARTITIONS },
+      { topic: `${topic}.dlq`, numPartitions: 1 },
+    ]);
+    for (let n = 0; n < TENANTS; n += 1) {
+      await source`INSERT INTO organizations (id, name, status) VALUES (${benchTenant(n)}, ${`Bench ${n}`}, 'ACTIVE')`;
+    }
+
+    progress(`prefill: ${rate(USERS)} users over ${TENANTS} tenants, outbox rows by the trigger`);
+    await source.unsafe(`
+      INSERT INTO users (org_id, name, email)
+      SELECT ('00000000-0000-0000-0001-' || lpad((n % ${TENANTS})::text, 12, '0'))::uuid, 'User ' || n, 'user' || n || '@bench.test'
+        FROM generate_series(0, ${USERS - 1}) n`);
+    const [outbox] = await source`SELECT count(*)::int AS n FROM outbox`;
+    if (outbox?.n !== USERS) throw new Error(`expected ${USERS} outbox rows, found ${outbox?.n}`);
+
+    const { source: sourceApp, consumer } = await startApps(infra, topic);
+    apps.push(sourceApp, consumer);
+    progress('source and consumer ready; starting the relay, clock running');
+    const started = performance.now();
+    apps.push(await startRelay(infra, topic));
+    await waitForCount(consumerDb, USERS, 600_000, (n) => progress(`  ${rate(n)} synced`));
+    const e2eMs = performance.now() - started;
+    const e2eUps = USERS / (e2eMs / 1000);
+    progress(`  ${rate(e2eUps)} users/s end to end; steady ${RATE} users/s for ${SECONDS} s`);
+
+    const since = new Date();
+    const offeredRate = await offerUsers(source, RATE, SECONDS);
+    await waitForCount(consumerDb, USERS + RATE * SECONDS, 120_000);
+    const committed = new Map(
+      (await source`SELECT id, extract(epoch FROM created_at) * 1000 AS ms FROM users WHERE created_at >= ${since}`).map((row) => [row.id as string, Number(row.ms)]),
+    );
+    const synced = await consumerDb`SELECT id, extract(epoch FROM synced_at) * 1000 AS ms FROM synced_users WHERE synced_at >= ${since}`;
+    const latencies = synced.flatMap((row) => {
+      const at = committed.get(row.id as string);
+      return at === undefined ? [] : [Math.max(0, Number(row.ms) - at)];
+    });
+    if (latencies.length !== RATE * SECONDS) throw new Error(`matched ${latencies.length} of ${RATE * SECONDS} steady users`);
+    const [p50, p95, p99] = [percentile(latencies, 50), percentile(latencies, 95), percentile(latencies, 99)];
+    progress(`  p50 ${p50} ms, p95 ${p95} ms, p99 ${p99} ms`);
+    const errors = apps.flatMap((app) => app.logLines().filter((line) => Number(line.level) >= 50).map((line) => `${app.name}: ${line.msg ?? line.raw}`));
+
+    const result = { e2e_ups: Math.round(e2eUps), e2e_ms: Math.round(e2eMs), users: USERS, tenants: TENANTS, offered_ups: Math.round(offeredRate), p50_ms: p50, p95_ms: p95, p99_ms: p99, errors: errors.length };
+    const report = [
+      `### Consumer, end to end — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      '',
+      `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB; Node ${machine.node}, PostgreSQL ${machine.postgres}, Kafka ${machine.kafka}. ` +
+        `Source, relay and consumer (one each, defaults), PostgreSQL, the broker and the load all on this one machine; ${PARTITIONS} partitions, ${TENANTS} tenants.`,
+      '',
+      '| measure | result | target |',
+      '|---|---|---|',
+      `| ${rate(USERS)} users prefilled in source_db (outbox by trigger) → all in consumer_db, from the relay's start | ${rate(e2eUps)} users/s (${(e2eMs / 1000).toFixed(1)} s) | ≥ 5,000 users/s |`,
+      `| steady ${rate(offeredRate)} new users/s for ${SECONDS} s, source commit → consumer commit | p50 ${p50} ms · p95 ${p95} ms · p99 ${p99} ms | p99 ≤ 250 ms |`,
+      `| error log lines of the three apps | ${errors.length} | 0 |`,
+      '',
+    ].join('\n');
+    process.stdout.write(`\n${report}\n`);
+    const batches = consumer.logLines().filter((line) => line.msg === 'batch applied');
+    if (batches.length > 0) {
+      const field = (name: string) => batches.map((line) => Number(line[name]));
+      progress(
+        `consumer batches: ${batches.length}, size p50 ${percentile(field('messages'), 50)}, ` +
+          `handling ms p50 ${percentile(field('ms'), 50)} p99 ${percentile(field('ms'), 99)}, waited ms (produce → batch start + handling) p50 ${percentile(field('waitedMs'), 50)} p99 ${percentile(field('waitedMs'), 99)}`,
+      );
+    }
+    if (errors.length > 0) process.stdout.write(`${errors.slice(0, 10).join('\n')}\n`);
+    if (process.env.BENCH_RECORD !== '0') await appendFile(path.join(workspaceRoot, 'BENCHMARKS.md'), `${report}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    for (const app of apps.reverse()) await app.stop(10_000).catch(() => {});
+    await source.end();
+    await consumerDb.end();
+    await stop();
+  }
+}
+
+await main();
