@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { EventHeaders, parseUserEvent, type UserEvent } from '@tenant-sync/contracts';
+import { continueTrace, EventHeaders, parseTraceparent, parseUserEvent, type UserEvent } from '@tenant-sync/contracts';
 import type { ConsumerDatabase } from '@tenant-sync/db';
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from '@tenant-sync/kafka';
 import type { ConsumerMetrics } from './metrics.ts';
@@ -86,7 +86,7 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
     });
     for (const { message, code, reason } of letters) {
       metrics?.deadLettered(code);
-      const traceId = header(message.headers, EventHeaders.traceparent)?.split('-')[1];
+      const traceId = parseTraceparent(header(message.headers, EventHeaders.traceparent))?.traceId;
       logger.warn({ partition: batch.partition, offset: message.offset, code, reason, ...(traceId ? { traceId } : {}) }, 'message dead-lettered');
     }
   }
@@ -110,9 +110,17 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
   }
 
   async function handleTenant(batch: EachBatchPayload['batch'], orgId: string, entries: Entry[]) {
-    const traced = entries.find((entry) => entry.traceparent)?.traceparent;
-    const traceId = traced?.split('-')[1];
-    const log = logger.child({ tenantId: orgId, partition: batch.partition, ...(traceId ? { traceId } : {}) });
+    // The fetch continues the trace of the first traced message (a new span of it); log lines
+    // carry that trace id, and the other traces of the group when there are several.
+    const traceIds = [...new Set(entries.flatMap((entry) => parseTraceparent(entry.traceparent)?.traceId ?? []))];
+    const trace = continueTrace(entries.find((entry) => parseTraceparent(entry.traceparent))?.traceparent);
+    const log = logger.child({
+      tenantId: orgId,
+      partition: batch.partition,
+      traceId: trace.traceId,
+      spanId: trace.spanId,
+      ...(traceIds.length > 1 ? { linkedTraceIds: traceIds.slice(0, 20) } : {}),
+    });
     const byEvent = (code: DeadLetterCode, reason: string) => entries.map(({ message }) => ({ message, code, reason }));
 
     const active = await orgIsActive(orgId, log);
@@ -124,7 +132,7 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
       { db, reference, logger: log, policy, hooks },
       orgId,
       entries.map((entry) => entry.event),
-      traced,
+      trace.traceparent,
     );
     log.debug({ events: entries.length, failed: failures.length }, 'tenant events applied');
     // A failure names the newest event of its entity; every message of that entity fails with it.

@@ -163,6 +163,7 @@ export async function fetchTenantChanges(
  */
 export async function applyTenantChanges(db: Kysely<ConsumerDatabase>, orgId: string, changes: TenantChanges): Promise<SyncFailure[]> {
   const failures = [...changes.failures];
+  if (changes.users.length === 0 && changes.deletes.length === 0 && changes.notFound.length === 0) return failures;
   await withTenant(db, orgId, async (trx) => {
     if (changes.notFound.length > 0) {
       const local = await localVersions(trx, changes.notFound.map(({ event }) => event.entity.id));

@@ -41,7 +41,7 @@ function harness(reference: Partial<ReferenceClient>) {
     authPauseMs: 1_000,
   });
   const resume = vi.fn();
-  const payload = (messages: Array<{ value: string; tenant: string }>) => {
+  const payload = (messages: Array<{ value: string; tenant: string; traceparent?: string }>) => {
     const resolved: string[] = [];
     return {
       resolved,
@@ -51,7 +51,12 @@ function harness(reference: Partial<ReferenceClient>) {
           topic: 't',
           partition: 0,
           highWatermark: String(messages.length),
-          messages: messages.map(({ value, tenant }, offset) => ({ key: Buffer.from('k'), value: Buffer.from(value), offset: String(offset), headers: { 'x-tenant-id': tenant } })),
+          messages: messages.map(({ value, tenant, traceparent }, offset) => ({
+            key: Buffer.from('k'),
+            value: Buffer.from(value),
+            offset: String(offset),
+            headers: { 'x-tenant-id': tenant, ...(traceparent ? { traceparent } : {}) },
+          })),
         },
         resolveOffset: (offset: string) => void resolved.push(offset),
         commitOffsetsIfNecessary: async () => {},
@@ -109,6 +114,31 @@ describe('sync consumer failure policy', () => {
     expect(p.resolved).toEqual(['1']);
     const dead = await h.registry.getSingleMetric('consumer_dead_lettered_total')?.get();
     expect(Object.fromEntries(dead!.values.map((v) => [v.labels.reason, v.value]))).toEqual({ org_inactive: 1, not_json: 1 });
+    await h.sync.stop();
+  });
+
+  it('continues the message trace into the fetch and names it on every log line of the message', async () => {
+    const orgId = randomUUID();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parent = `00-${traceId}-00f067aa0ba902b7-01`;
+    const sentTraceparents: Array<string | undefined> = [];
+    const h = harness({
+      orgActive: async () => true,
+      fetchUsers: async (_org, _ids, traceparent) => {
+        sentTraceparents.push(traceparent);
+        throw new ReferenceApiError(400, 'bad request');
+      },
+    });
+    await h.sync.start();
+    await h.run(h.payload([{ value: JSON.stringify(event(orgId)), tenant: orgId, traceparent: parent }]));
+    expect(sentTraceparents).toHaveLength(1);
+    const [, sentTrace, sentSpan] = sentTraceparents[0]!.split('-');
+    expect(sentTrace).toBe(traceId);
+    expect(sentSpan).not.toBe('00f067aa0ba902b7');
+    const messageLines = h.lines.filter((line) => line.msg === 'reference fetch gave up' || line.msg === 'message dead-lettered');
+    expect(messageLines).toHaveLength(2);
+    for (const line of messageLines) expect(line).toMatchObject({ traceId });
+    expect(messageLines[0]).toMatchObject({ tenantId: orgId });
     await h.sync.stop();
   });
 });
