@@ -11,6 +11,7 @@
  * settings (CONSUMER_CONCURRENCY, DATABASE_POOL_SIZE, …, passed through) reshape a run.
  */
 import { appendFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
@@ -117,6 +118,7 @@ async function main() {
   const apps: AppProcess[] = [];
   try {
     const machine = await describeMachine(infra.adminUrl, infra.kafkaOrigin);
+    const loadAtStart = loadavg()[0]!.toFixed(1);
     const topic = `${infra.topic}-consumer-bench`;
     await ensureTopics(kafka, [
       { topic, numPartitions: PARTITIONS },
@@ -165,7 +167,8 @@ async function main() {
       `### Consumer, end to end — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB; Node ${machine.node}, PostgreSQL ${machine.postgres}, Kafka ${machine.kafka}. ` +
-        `Source, relay and consumer (one each, defaults), PostgreSQL, the broker and the load all on this one machine; ${PARTITIONS} partitions, ${TENANTS} tenants.`,
+        `Source, relay and consumer (one each, defaults), PostgreSQL, the broker and the load all on this one machine; ${PARTITIONS} partitions, ${TENANTS} tenants. ` +
+        `Load average at start ${loadAtStart}, at end ${loadavg()[0]!.toFixed(1)} (other work on the machine counts).`,
       '',
       '| measure | result | target |',
       '|---|---|---|',
