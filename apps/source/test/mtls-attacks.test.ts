@@ -217,6 +217,38 @@ describe('mTLS listener under attack', () => {
     });
   });
 
+  it('still knows the client on a resumed TLS session, and still refuses one that is not allow-listed', async () => {
+    const ask = (name: string, from: string, consumerId: string, session?: Buffer) =>
+      new Promise<{ status: string; reused: boolean; session: Buffer | undefined }>((resolve, reject) => {
+        const socket = connect({
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          ca,
+          cert: readFileSync(path.join(from, `${name}.crt`)),
+          key: readFileSync(path.join(from, `${name}.key`)),
+          ...(session ? { session } : {}),
+        });
+        let ticket: Buffer | undefined;
+        let answer = '';
+        socket.on('session', (value: Buffer) => (ticket = value));
+        socket.once('secureConnect', () =>
+          socket.write(`GET /internal/sync/user/${userOfA} HTTP/1.1\r\nhost: localhost\r\nx-consumer-id: ${consumerId}\r\nx-tenant-id: ${a.id}\r\nconnection: close\r\n\r\n`),
+        );
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.once('end', () => resolve({ status: answer.slice(9, 12), reused: socket.isSessionReused(), session: ticket }));
+        socket.once('error', reject);
+      });
+    const first = await ask('consumer', certsDir, 'consumer');
+    expect(first).toMatchObject({ status: '200', reused: false });
+    const resumed = await ask('consumer', certsDir, 'consumer', first.session);
+    expect(resumed).toMatchObject({ status: '200', reused: true });
+    const intruder = await ask('not-listed', dir, 'intruder');
+    const intruderResumed = await ask('not-listed', dir, 'intruder', intruder.session);
+    expect([intruder.status, intruderResumed.status]).toEqual(['401', '401']);
+    expect(intruderResumed.reused).toBe(true);
+  });
+
   it('does not serve the public routes on the internal listener', async () => {
     await unchanged(async () => {
       expect((await call(consumer, '/users', asConsumer(a.id))).status).toBe(404);
