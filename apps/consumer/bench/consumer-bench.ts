@@ -84,6 +84,7 @@ async function startApps(infra: TestInfrastructure, topic: string) {
     { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(await freePort()), INTERNAL_PORT: String(internalPort), LOG_LEVEL: 'warn' },
     await freePort(),
   );
+  const consumerOpsPort = await freePort();
   const consumer = await startApp(
     'consumer',
     {
@@ -97,9 +98,9 @@ async function startApps(infra: TestInfrastructure, topic: string) {
       RECONCILE_INTERVAL_MS: '0',
       LOG_LEVEL: process.env.BENCH_CONSUMER_LOG_LEVEL ?? 'warn',
     },
-    await freePort(),
+    consumerOpsPort,
   );
-  return { source, consumer };
+  return { source, consumer, consumerOpsPort };
 }
 
 const startRelay = async (infra: TestInfrastructure, topic: string) =>
@@ -136,7 +137,7 @@ async function main() {
     const [outbox] = await source`SELECT count(*)::int AS n FROM outbox`;
     if (outbox?.n !== USERS) throw new Error(`expected ${USERS} outbox rows, found ${outbox?.n}`);
 
-    const { source: sourceApp, consumer } = await startApps(infra, topic);
+    const { source: sourceApp, consumer, consumerOpsPort } = await startApps(infra, topic);
     apps.push(sourceApp, consumer);
     progress('source and consumer ready; starting the relay, clock running');
     const started = performance.now();
@@ -179,6 +180,10 @@ async function main() {
     ].join('\n');
     process.stdout.write(`\n${report}\n`);
     const batches = consumer.logLines().filter((line) => line.msg === 'batch applied');
+    const scrape = await (await fetch(`http://127.0.0.1:${consumerOpsPort}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name}\\{[^}]*route="user_batch",status="2xx"\\} (\\S+)`, 'm').exec(scrape)?.[1] ?? NaN);
+    const fetchCount = metric('consumer_fetch_duration_seconds_count');
+    progress(`reference batch fetches: ${fetchCount}, mean ${((metric('consumer_fetch_duration_seconds_sum') / fetchCount) * 1000).toFixed(1)} ms`);
     if (batches.length > 0) {
       const field = (name: string) => batches.map((line) => Number(line[name]));
       progress(
