@@ -38,7 +38,7 @@ describe('createTokenVerifier with a JWKS URL', () => {
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-  it('verifies with the published keys, caches them, and refetches on an unknown kid after rotation', async () => {
+  it('verifies with the published keys, caches them, refetches on an unknown kid after rotation, and trusts no key a token brings', async () => {
     const verify = createTokenVerifier({
       publicKeyFile: path.join('/nonexistent', 'unused.pem'),
       jwksUrl: url,
@@ -64,5 +64,16 @@ describe('createTokenVerifier with a JWKS URL', () => {
     // A token claiming a published kid but signed with another key is still refused.
     const impostor = await generateKeyPair('ES256');
     await expect(verify(await signed('key-2', impostor.privateKey))).rejects.toBeInstanceOf(InvalidTokenError);
+
+    // Keys the token brings along itself are never trusted: an embedded jwk, or a jku/x5u to fetch.
+    const attackerJwk = await exportJWK(impostor.publicKey);
+    const selfVouched = await new SignJWT({ org_id: orgId })
+      .setProtectedHeader({ alg: 'ES256', kid: 'key-3', jwk: attackerJwk, jku: 'http://127.0.0.1:1/evil.json', x5u: 'http://127.0.0.1:1/evil.pem' })
+      .setSubject('default-admin')
+      .setIssuer('https://idp.test')
+      .setAudience('tenant-sync')
+      .setExpirationTime('5m')
+      .sign(impostor.privateKey);
+    await expect(verify(selfVouched)).rejects.toBeInstanceOf(InvalidTokenError);
   });
 });
