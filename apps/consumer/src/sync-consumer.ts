@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import { continueTrace, EventHeaders, parseTraceparent, parseUserEvent, type UserEvent } from '@tenant-sync/contracts';
 import type { ConsumerDatabase } from '@tenant-sync/db';
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from '@tenant-sync/kafka';
+import { cacheLookups } from '@tenant-sync/tenant-auth';
+import { coalesceUserFetches } from './coalesced-fetch.ts';
 import type { ConsumerMetrics } from './metrics.ts';
-import { createOrgCheck, type OrgCheck } from './org-check.ts';
 import { ReferenceApiError, type ReferenceClient } from './reference-client.ts';
 import { withRetry } from './retry.ts';
 import {
@@ -63,7 +64,10 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
   const { consumer, producer, db, reference, logger, topic, dlqTopic, metrics } = options;
   const policy = options.policy ?? defaultSyncPolicy;
   const authPauseMs = options.authPauseMs ?? 30_000;
-  const orgCheck: OrgCheck = createOrgCheck((orgId) => reference.orgActive(orgId), options.orgCacheTtlMs ?? 5_000);
+  // Whether an org is ACTIVE at the source, cached like the auth look-ups; failures are not cached.
+  // The partitions' batches are handled side by side: one Reference API call per tenant for all of them.
+  const fetchUsers = coalesceUserFetches((orgId, ids, traceparent) => reference.fetchUsers(orgId, ids, traceparent));
+  const orgCheck = cacheLookups((orgId: string) => reference.orgActive(orgId), { ttlMs: options.orgCacheTtlMs ?? 5_000, keyOf: (orgId) => orgId });
   const resumeTimers = new Set<NodeJS.Timeout>();
   const hooks = { onRetry: (kind: 'transient' | 'not_found') => metrics?.retried(kind) };
 
@@ -129,7 +133,7 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
 
     options.onTenantSeen?.(orgId);
     const failures = await syncTenantEvents(
-      { db, reference, logger: log, policy, hooks },
+      { db, reference: { fetchUsers }, logger: log, policy, hooks },
       orgId,
       entries.map((entry) => entry.event),
       trace.traceparent,
@@ -219,7 +223,7 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
       await consumer.subscribe({ topics: [topic] });
       await consumer.run({
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
         eachBatch: handleBatch,
       });
     },

@@ -1,5 +1,4 @@
-import Value from 'typebox/value';
-import { EventHeaders, isOrgId, UserEvent } from '@tenant-sync/contracts';
+import { EventHeaders, isOrgId, userEventValidator, type UserEvent } from '@tenant-sync/contracts';
 import type { OutboxRow } from '@tenant-sync/db';
 
 export const SOURCE_SYSTEM = 'tenant-sync-source';
@@ -32,7 +31,7 @@ export function toMessage(row: OutboxRow): OutboxMessage {
     source_system: SOURCE_SYSTEM,
     tenant_context: { org_id: row.org_id },
   };
-  if (!Value.Check(UserEvent, event)) return { ok: false, reason: 'row does not make a valid event' };
+  if (!userEventValidator.Check(event)) return { ok: false, reason: 'row does not make a valid event' };
   const headers: Record<string, string> = {
     [EventHeaders.tenantId]: row.org_id,
     [EventHeaders.eventType]: `USER_${row.action}`,

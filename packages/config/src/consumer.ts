@@ -18,8 +18,11 @@ export const consumerConfigSchema = Type.Object({
   FETCH_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
   /** Pause of a partition after the source refused the consumer's credentials. */
   SOURCE_AUTH_PAUSE_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
-  /** Partitions of one consumer handled at once. */
-  CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
+  /**
+   * Partitions of one consumer handled at once. As many as the topic has (6) by default: the
+   * batches handled side by side share one Reference API call per tenant.
+   */
+  CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 6 }),
   /** Period of the reconciliation job; 0 turns it off. */
   RECONCILE_INTERVAL_MS: Type.Integer({ minimum: 0, maximum: 86_400_000, default: 300_000 }),
   /** Tenants reconciliation always covers, besides those seen in messages since start. */

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import Value from 'typebox/value';
+import { Compile } from 'typebox/compile';
 import { isOrgId } from './org-id.ts';
 
 export const EVENT_ACTIONS = ['CREATED', 'UPDATED', 'DELETED'] as const;
@@ -22,6 +22,9 @@ export const UserEvent = Type.Object(
   { additionalProperties: false },
 );
 export type UserEvent = Static<typeof UserEvent>;
+
+/** The schema compiled once: every message of both the relay and the consumer passes it. */
+export const userEventValidator = Compile(UserEvent);
 
 /** Kafka header names. */
 export const EventHeaders = {
@@ -48,8 +51,8 @@ export function parseUserEvent(value: Buffer | string | null | undefined, tenant
   const orgId = (body as { tenant_context?: { org_id?: unknown } } | null)?.tenant_context?.org_id;
   if (orgId === undefined) return { ok: false, reason: 'tenant_context.org_id is missing' };
   if (!isOrgId(orgId)) return { ok: false, reason: 'tenant_context.org_id is not a valid org id' };
-  if (!Value.Check(UserEvent, body)) {
-    const [first] = [...Value.Errors(UserEvent, body)];
+  if (!userEventValidator.Check(body)) {
+    const [first] = userEventValidator.Errors(body);
     return { ok: false, reason: `invalid event: ${first ? `${first.instancePath || '/'} ${first.message}` : 'schema mismatch'}` };
   }
   if (tenantHeader !== orgId) return { ok: false, reason: 'tenant header does not match tenant_context.org_id' };

@@ -1,4 +1,4 @@
-export { cacheMemberships, type LookupMembership, type Membership } from './membership-cache.ts';
+export { cacheLookups, cacheMemberships, type CacheOptions, type LookupMembership, type Membership } from './membership-cache.ts';
 export { requireRole, tenantAuthPlugin, type Role, type TenantAuthOptions, type TenantPrincipal } from './tenant-auth-plugin.ts';
 export {
   createTokenVerifier,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cacheMemberships, type Membership } from '../src/index.ts';
+import { cacheLookups, cacheMemberships, type Membership } from '../src/index.ts';
 
 const orgId = '00000000-0000-0000-0000-000000000000';
 
@@ -38,5 +38,30 @@ describe('cacheMemberships', () => {
     const cached = cacheMemberships(lookup, 60_000, 2);
     for (const subject of ['a', 'b', 'c', 'a']) await cached(orgId, subject);
     expect(lookup).toHaveBeenCalledTimes(4);
+  });
+});
+
+describe('cacheLookups', () => {
+  it('shares one look-up between concurrent calls with one key', async () => {
+    let calls = 0;
+    const cached = cacheLookups(async (orgId: string) => (calls++, orgId.startsWith('a')), { ttlMs: 1_000, keyOf: (orgId) => orgId });
+    expect(await Promise.all([cached('a-1'), cached('a-1')])).toEqual([true, true]);
+    expect(await cached('b-1')).toBe(false);
+    expect(calls).toBe(2);
+  });
+
+  it('does not cache a failure', async () => {
+    let calls = 0;
+    const cached = cacheLookups(
+      async () => {
+        calls += 1;
+        if (calls === 1) throw new Error('down');
+        return true;
+      },
+      { ttlMs: 60_000, keyOf: () => 'org' },
+    );
+    await expect(cached()).rejects.toThrow('down');
+    expect(await cached()).toBe(true);
+    expect(calls).toBe(2);
   });
 });

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { ReferenceBatchResponse, User } from '@tenant-sync/contracts';
+import { coalesceUserFetches, MAX_IDS_PER_CALL } from '../src/coalesced-fetch.ts';
+
+const meta = (tenantId: string) => ({ tenantId, retrievedAt: new Date().toISOString() });
+const user = (orgId: string, id: string): User => ({
+  id,
+  orgId,
+  name: 'N',
+  email: 'n@example.com',
+  phone: null,
+  version: 1,
+  createdAt: new Date().toISOString(),
+  updatedAt: new Date().toISOString(),
+});
+
+/** A source that knows every id but those in `gone`, and records its calls. */
+function fakeSource(gone: Set<string> = new Set()) {
+  const calls: Array<{ orgId: string; ids: string[]; traceparent: string | undefined }> = [];
+  return {
+    calls,
+    async fetchUsers(orgId: string, ids: string[], traceparent?: string): Promise<ReferenceBatchResponse> {
+      calls.push({ orgId, ids, traceparent });
+      return { data: ids.filter((id) => !gone.has(id)).map((id) => user(orgId, id)), missing: ids.filter((id) => gone.has(id)), _meta: meta(orgId) };
+    },
+  };
+}
+
+const ids = (n: number) => Array.from({ length: n }, () => randomUUID());
+
+describe('coalesceUserFetches', () => {
+  it('merges the fetches of one tenant asked for together into one call, and gives each caller its own part', async () => {
+    const [orgA, orgB] = [randomUUID(), randomUUID()];
+    const [first, second, other] = [ids(3), ids(2), ids(4)];
+    const gone = new Set([second[1]!]);
+    const source = fakeSource(gone);
+    const fetchUsers = coalesceUserFetches(source.fetchUsers);
+
+    const [a1, a2, b] = await Promise.all([
+      fetchUsers(orgA, first, '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01'),
+      fetchUsers(orgA, [...second, first[0]!]),
+      fetchUsers(orgB, other),
+    ]);
+    expect(source.calls.map((call) => [call.orgId, call.ids.length])).toEqual([[orgA, 5], [orgB, 4]]);
+    expect(source.calls[0]?.traceparent).toBe('00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01');
+    expect(a1.data.map((found) => found.id)).toEqual(first);
+    expect(a1.missing).toEqual([]);
+    expect(a2.data.map((found) => found.id)).toEqual([second[0], first[0]]);
+    expect(a2.missing).toEqual([second[1]]);
+    expect(b.data.every((found) => found.orgId === orgB)).toBe(true);
+    expect(b.data).toHaveLength(4);
+  });
+
+  it('splits a tenant round into calls the batch form accepts', async () => {
+    const source = fakeSource();
+    const fetchUsers = coalesceUserFetches(source.fetchUsers);
+    const orgId = randomUUID();
+    const answers = await Promise.all([fetchUsers(orgId, ids(MAX_IDS_PER_CALL)), fetchUsers(orgId, ids(700))]);
+    expect(source.calls.map((call) => call.ids.length)).toEqual([MAX_IDS_PER_CALL, 700]);
+    expect(answers.map((answer) => answer.data.length)).toEqual([MAX_IDS_PER_CALL, 700]);
+  });
+
+  it('fails every caller of a failed call, and the next round calls again', async () => {
+    let fail = true;
+    const fetchUsers = coalesceUserFetches(async (orgId, asked) => {
+      if (fail) throw new Error('source down');
+      return { data: asked.map((id) => user(orgId, id)), missing: [], _meta: meta(orgId) };
+    });
+    const orgId = randomUUID();
+    const results = await Promise.allSettled([fetchUsers(orgId, ids(1)), fetchUsers(orgId, ids(1))]);
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    fail = false;
+    expect((await fetchUsers(orgId, ids(2))).data).toHaveLength(2);
+  });
+});
