@@ -2,6 +2,7 @@ import helmet from '@fastify/helmet';
 import sensible from '@fastify/sensible';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ConsumerConfig } from '@tenant-sync/config';
 import { pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createHttpsServer, registerHealthRoutes } from '@tenant-sync/http';
@@ -16,15 +17,18 @@ export interface CacheServerDependencies {
   tls: TlsMaterial;
   /** Membership as the source knows it (over the Reference API). */
   lookupMembership: LookupMembership;
+  /** Where request metrics go (the operations port serves it). */
+  registry?: Registry;
 }
 
 /** The consumer's public listener (:8002): TLS, bearer JWT, the tenant's synced users. */
-export async function buildCacheServer({ config, db, logger, tls, lookupMembership }: CacheServerDependencies) {
+export async function buildCacheServer({ config, db, logger, tls, lookupMembership, registry }: CacheServerDependencies) {
   const app = await createHttpsServer({
     listener: 'public',
     logger,
     https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
     openapi: { title: 'tenant-sync cache API', description: "The consumer's copy of each tenant's users (bearer JWT)." },
+    metrics: registry,
   });
   await app.register(helmet);
   await app.register(sensible);

@@ -1,8 +1,9 @@
+import type { Server as HttpsServer } from 'node:https';
 import { configOrExit, loadConsumerConfig, splitList } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
-import { daysUntilExpiry, loadTlsMaterial } from '@tenant-sync/tls';
+import { loadTlsMaterial, watchTlsMaterial } from '@tenant-sync/tls';
 import { buildCacheServer } from './app.ts';
 import { createConsumerMetrics } from './metrics.ts';
 import { scheduleReconciliation } from './reconcile.ts';
@@ -12,8 +13,8 @@ import { createSyncConsumer } from './sync-consumer.ts';
 const config = configOrExit('consumer', () => loadConsumerConfig());
 
 const logger = createLogger({ app: 'consumer', level: config.LOG_LEVEL });
-const tls = loadTlsMaterial({ caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE });
-if (daysUntilExpiry(tls) < 30) logger.warn({ notAfter: tls.notAfter }, 'consumer certificate expires soon');
+const tlsFiles = { caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE };
+const tls = loadTlsMaterial(tlsFiles);
 
 const db = createDatabase<ConsumerDatabase>({ url: config.CONSUMER_DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'consumer' });
 const registry = createMetricsRegistry('consumer');
@@ -58,7 +59,17 @@ const reconciliation = scheduleReconciliation({
 });
 
 let consuming = false;
-const cacheServer = await buildCacheServer({ config, db, logger, tls, lookupMembership: reference.membership });
+const cacheServer = await buildCacheServer({ config, db, logger, tls, registry, lookupMembership: reference.membership });
+// New certificates (file change or SIGHUP) serve the next handshakes on :8002 and are
+// presented on the next Reference API calls; an invalid set is refused and the old one kept.
+const tlsWatcher = watchTlsMaterial(tlsFiles, {
+  logger,
+  initial: tls,
+  onReload: (material) => {
+    (cacheServer.server as HttpsServer).setSecureContext({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' });
+    reference.useTls(material);
+  },
+});
 const opsServer = buildOpsServer({
   logger,
   registry,
@@ -71,6 +82,7 @@ const opsServer = buildOpsServer({
 });
 
 onShutdownSignal(logger, async () => {
+  tlsWatcher.close();
   await cacheServer.close();
   await reconciliation.stop();
   await sync.stop();

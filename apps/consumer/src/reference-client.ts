@@ -36,13 +36,15 @@ export interface ReferenceClientOptions {
  * consumer's certificate and verifies the server's against the project CA and its name.
  */
 export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, connections = 16, onCall }: ReferenceClientOptions) {
-  const agent = new Agent({
-    connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
-    connections,
-    keepAliveTimeout: 30_000,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
+  const connect = (material: TlsMaterial) =>
+    new Agent({
+      connect: { ca: material.ca, cert: material.cert, key: material.key, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+      connections,
+      keepAliveTimeout: 30_000,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+  let agent = connect(tls);
 
   async function call<T>(
     route: string,
@@ -107,6 +109,15 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
         if (error instanceof ReferenceApiError && error.status === 403) return null;
         throw error;
       }
+    },
+    /**
+     * Presents new certificates from the next call on: a new pool takes over at once, the old
+     * one closes once its calls in flight have finished.
+     */
+    useTls(material: TlsMaterial): void {
+      const previous = agent;
+      agent = connect(material);
+      void previous.close();
     },
     close: () => agent.close(),
   };
