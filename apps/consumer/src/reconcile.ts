@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { User } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import type { ReferenceClient } from './reference-client.ts';
-import { tombstoneUsers, upsertUsers } from './synced-users.ts';
+import { copiedColumns, tombstoneUsers, upsertUsers } from './synced-users.ts';
 
 /** What one tenant's reconciliation found and repaired. */
 export interface ReconcileReport {
@@ -115,15 +115,7 @@ export async function reconcileTenant(options: ReconcileOptions, orgId: string):
             // still the row we saw.
             const result = await trx
               .updateTable('synced_users')
-              .set({
-                name: user.name,
-                email: user.email,
-                phone: user.phone,
-                version: user.version,
-                source_created_at: new Date(user.createdAt),
-                source_updated_at: new Date(user.updatedAt),
-                deleted_at: null,
-              })
+              .set({ ...copiedColumns(user), deleted_at: null })
               .where('id', '=', user.id)
               .where('version', '=', row.version)
               .executeTakeFirst();

@@ -4,6 +4,18 @@ import type { ConsumerDatabase, SyncedUserRow } from '@tenant-sync/db';
 
 type Db = Kysely<ConsumerDatabase> | Transaction<ConsumerDatabase>;
 
+/** The columns a row copies from the source's user: its data and its version. */
+export function copiedColumns(user: User) {
+  return {
+    name: user.name,
+    email: user.email,
+    phone: user.phone,
+    version: user.version,
+    source_created_at: new Date(user.createdAt),
+    source_updated_at: new Date(user.updatedAt),
+  };
+}
+
 /**
  * Writes `users` in one statement; each row wins only over an older version (a tombstone of
  * the same or a newer version stays). `synced_at` is the database's clock, like the source's
@@ -13,18 +25,7 @@ export async function upsertUsers(trx: Db, users: readonly User[]): Promise<void
   if (users.length === 0) return;
   await trx
     .insertInto('synced_users')
-    .values(
-      users.map((user) => ({
-        org_id: user.orgId,
-        id: user.id,
-        name: user.name,
-        email: user.email,
-        phone: user.phone,
-        version: user.version,
-        source_created_at: new Date(user.createdAt),
-        source_updated_at: new Date(user.updatedAt),
-      })),
-    )
+    .values(users.map((user) => ({ org_id: user.orgId, id: user.id, ...copiedColumns(user) })))
     .onConflict((conflict) =>
       conflict.columns(['org_id', 'id']).doUpdateSet((eb) => ({
         name: eb.ref('excluded.name'),
