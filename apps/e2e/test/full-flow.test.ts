@@ -1,53 +1,28 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { TenantSyncClient } from '@tenant-sync/client';
-import { freePort } from '@tenant-sync/local-infra';
-import { certsDir, eventually, mintToken, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
+import { certsDir, eventually, mintToken, startSystem, testTenants, type RunningSystem } from '@tenant-sync/testing';
 
 const infra = inject('infra');
 const { a, b } = testTenants;
 
 /** The three real apps, started from their entry points, over real PostgreSQL and Kafka. */
 describe('full flow: source → outbox → relay → Kafka → consumer', () => {
-  const apps: AppProcess[] = [];
   const consumerDb = postgres(infra.consumerAdminUrl, { max: 1, onnotice: () => {} });
-  const ports = { public: 0, internal: 0, cache: 0 };
+  let system: RunningSystem;
 
   beforeAll(async () => {
-    [ports.public, ports.internal, ports.cache] = await Promise.all([freePort(), freePort(), freePort()]);
-    const kafka = { KAFKA_BROKERS: infra.brokers, KAFKA_TOPIC: infra.topic, KAFKA_DLQ_TOPIC: infra.dlqTopic };
-    apps.push(
-      await startApp(
-        'source',
-        { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(ports.public), INTERNAL_PORT: String(ports.internal) },
-        await freePort(),
-      ),
-    );
-    apps.push(await startApp('relay', { RELAY_DATABASE_URL: infra.relayAppUrl, ...kafka }, await freePort()));
-    apps.push(
-      await startApp(
-        'consumer',
-        {
-          CONSUMER_DATABASE_URL: infra.consumerAppUrl,
-          ...kafka,
-          KAFKA_GROUP_ID: `e2e-${randomUUID()}`,
-          SOURCE_INTERNAL_URL: `https://localhost:${ports.internal}`,
-          PUBLIC_PORT: String(ports.cache),
-        },
-        await freePort(),
-      ),
-    );
+    system = await startSystem(infra);
   });
 
   const clients: TenantSyncClient[] = [];
   /** The typed client of :8001 and :8002, acting with `token`. */
   const clientWith = (token: string) => {
     const client = new TenantSyncClient({
-      baseUrl: `https://localhost:${ports.public}`,
-      cacheUrl: `https://localhost:${ports.cache}`,
+      baseUrl: `https://localhost:${system.ports.public}`,
+      cacheUrl: `https://localhost:${system.ports.cache}`,
       ca: readFileSync(path.join(certsDir, 'ca.crt')),
       token,
     });
@@ -56,7 +31,7 @@ describe('full flow: source → outbox → relay → Kafka → consumer', () => 
   };
 
   afterAll(async () => {
-    for (const app of apps.reverse()) await app.stop();
+    await system?.stop();
     await Promise.all(clients.map((client) => client.close()));
     await consumerDb.end();
   });
@@ -95,11 +70,8 @@ describe('full flow: source → outbox → relay → Kafka → consumer', () => 
   });
 
   it('stops every app gracefully on SIGTERM, with no personal data in any log line', async () => {
-    const logs = apps.flatMap((app) => app.logLines());
-    const codes = [];
-    for (const app of [...apps].reverse()) codes.push(await app.stop());
-    expect(codes).toEqual([0, 0, 0]);
-    apps.length = 0;
+    const logs = [system.source, system.relay, system.consumer].flatMap((app) => app.logLines());
+    expect(await system.stop()).toEqual([0, 0, 0]);
     const text = JSON.stringify(logs);
     expect(text).not.toMatch(/flow@a\.test|short@a\.test|Flow User|Bearer ey/);
   });

@@ -4,8 +4,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { freePort } from '@tenant-sync/local-infra';
-import { certsDir, eventually, mintToken, readTopic, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
+import { certsDir, eventually, mintToken, readTopic, startSystem, testTenants, type RunningSystem } from '@tenant-sync/testing';
 
 const infra = inject('infra');
 const { a } = testTenants;
@@ -17,10 +16,9 @@ type Line = Record<string, unknown>;
  * one trace id from the HTTP request to the consumer's fetch; no personal data anywhere.
  */
 describe('observability of one change across the three apps', () => {
-  const apps: Record<'source' | 'relay' | 'consumer', AppProcess | undefined> = { source: undefined, relay: undefined, consumer: undefined };
+  let system: RunningSystem | undefined;
   const agent = new Agent({ connect: { ca: readFileSync(path.join(certsDir, 'ca.crt')) } });
   const consumerDb = postgres(infra.consumerAdminUrl, { max: 1, onnotice: () => {} });
-  const ports = { public: 0, internal: 0, cache: 0 };
   const topic = `observability-${randomUUID()}`;
   const personal = { name: 'Trace Person', email: 'trace.person@a.test', phone: '+44 20 7946 0958' };
   const traceId = randomUUID().replaceAll('-', '');
@@ -28,25 +26,8 @@ describe('observability of one change across the three apps', () => {
   let token = '';
 
   beforeAll(async () => {
-    [ports.public, ports.internal, ports.cache] = await Promise.all([freePort(), freePort(), freePort()]);
-    const common = { LOG_LEVEL: 'debug', KAFKA_BROKERS: infra.brokers, KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: `${topic}.dlq` };
-    apps.source = await startApp(
-      'source',
-      { ...common, SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(ports.public), INTERNAL_PORT: String(ports.internal) },
-      await freePort(),
-    );
-    apps.relay = await startApp('relay', { ...common, RELAY_DATABASE_URL: infra.relayAppUrl }, await freePort());
-    apps.consumer = await startApp(
-      'consumer',
-      {
-        ...common,
-        CONSUMER_DATABASE_URL: infra.consumerAppUrl,
-        KAFKA_GROUP_ID: `observability-${randomUUID()}`,
-        SOURCE_INTERNAL_URL: `https://localhost:${ports.internal}`,
-        PUBLIC_PORT: String(ports.cache),
-      },
-      await freePort(),
-    );
+    system = await startSystem(infra, { topic, env: { LOG_LEVEL: 'debug' } });
+    const ports = system.ports;
 
     token = await mintToken({ orgId: a.id, subject: a.admin });
     const response = await request(`https://localhost:${ports.public}/users`, {
@@ -68,12 +49,12 @@ describe('observability of one change across the three apps', () => {
   });
 
   afterAll(async () => {
-    for (const app of [apps.consumer, apps.relay, apps.source]) await app?.stop();
+    await system?.stop();
     await agent.close();
     await consumerDb.end();
   });
 
-  const linesOf = (name: keyof typeof apps): Line[] => apps[name]?.logLines() ?? [];
+  const linesOf = (name: 'source' | 'relay' | 'consumer'): Line[] => system?.[name].logLines() ?? [];
 
   it('names request, tenant and trace on every line the create request wrote', () => {
     const requestLines = linesOf('source').filter((line) => line.reqId === 'observability-create');
