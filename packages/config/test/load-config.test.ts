@@ -1,5 +1,16 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadRelayConfig, loadSourceConfig } from '../src/index.ts';
+import {
+  ConfigError,
+  consumerConfigSchema,
+  loadRelayConfig,
+  loadSourceConfig,
+  operatorConfigSchema,
+  relayConfigSchema,
+  sourceConfigSchema,
+  workspaceRoot,
+} from '../src/index.ts';
 
 describe('loadConfig', () => {
   it('applies defaults and converts numbers', () => {
@@ -26,5 +37,14 @@ describe('loadConfig', () => {
 
   it('refuses a relay poll interval of a second or more', () => {
     expect(() => loadRelayConfig({ RELAY_POLL_INTERVAL_MS: '1000' })).toThrow(/RELAY_POLL_INTERVAL_MS/);
+  });
+});
+
+describe('the README configuration table', () => {
+  it('lists every variable of every schema', () => {
+    const readme = readFileSync(path.join(workspaceRoot, 'README.md'), 'utf8');
+    const schemas = [sourceConfigSchema, relayConfigSchema, consumerConfigSchema, operatorConfigSchema];
+    const missing = schemas.flatMap((schema) => Object.keys(schema.properties)).filter((name) => !readme.includes(`| \`${name}\` |`));
+    expect(missing).toEqual([]);
   });
 });
