@@ -4,19 +4,22 @@ import { continueTrace, EventHeaders, parseTraceparent, parseUserEvent, type Use
 import type { ConsumerDatabase } from '@tenant-sync/db';
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from '@tenant-sync/kafka';
 import { cacheLookups } from '@tenant-sync/tenant-auth';
+import { coalesce } from './coalesce.ts';
 import { coalesceUserFetches } from './coalesced-fetch.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { ReferenceApiError, type ReferenceClient } from './reference-client.ts';
 import { withRetry } from './retry.ts';
 import {
+  applyTenantChanges,
   defaultSyncPolicy,
+  fetchTenantChanges,
   isTransient,
   orgInactiveReason,
   parseFailureCode,
   SourceAuthError,
-  syncTenantEvents,
   type DeadLetterCode,
   type SyncPolicy,
+  type TenantChanges,
 } from './user-sync.ts';
 
 export interface SyncConsumerOptions {
@@ -67,6 +70,8 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
   // Whether an org is ACTIVE at the source, cached like the auth look-ups; failures are not cached.
   // The partitions' batches are handled side by side: one Reference API call per tenant for all of them.
   const fetchUsers = coalesceUserFetches((orgId, ids, traceparent) => reference.fetchUsers(orgId, ids, traceparent));
+  // …and one transaction per tenant for the writes of all of them.
+  const writeChanges = coalesce((orgId, inputs: TenantChanges[]) => applyTenantChanges(db, orgId, inputs));
   const orgCheck = cacheLookups((orgId: string) => reference.orgActive(orgId), { ttlMs: options.orgCacheTtlMs ?? 5_000, keyOf: (orgId) => orgId });
   const resumeTimers = new Set<NodeJS.Timeout>();
   const hooks = { onRetry: (kind: 'transient' | 'not_found') => metrics?.retried(kind) };
@@ -132,12 +137,13 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
     if (!active) return byEvent('org_inactive', orgInactiveReason);
 
     options.onTenantSeen?.(orgId);
-    const failures = await syncTenantEvents(
-      { db, reference: { fetchUsers }, logger: log, policy, hooks },
+    const changes = await fetchTenantChanges(
+      { reference: { fetchUsers }, logger: log, policy, hooks },
       orgId,
       entries.map((entry) => entry.event),
       trace.traceparent,
     );
+    const failures = await writeChanges(orgId, changes);
     log.debug({ events: entries.length, failed: failures.length }, 'tenant events applied');
     // A failure names the newest event of its entity; every message of that entity fails with it.
     const failed = new Map(failures.map((failure) => [failure.event.entity.id, failure]));

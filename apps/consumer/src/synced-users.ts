@@ -22,7 +22,15 @@ export function copiedColumns(user: User) {
  * timestamps, so the two can be compared. The ids must be distinct.
  */
 export async function upsertUsers(trx: Db, users: readonly User[]): Promise<void> {
-  if (users.length === 0) return;
+  // 8 parameters a row: statements of 2,000 rows stay far below PostgreSQL's 65,535.
+  for (let start = 0; start < users.length; start += ROWS_PER_STATEMENT) {
+    await upsertChunk(trx, users.slice(start, start + ROWS_PER_STATEMENT));
+  }
+}
+
+const ROWS_PER_STATEMENT = 2_000;
+
+async function upsertChunk(trx: Db, users: readonly User[]): Promise<void> {
   await trx
     .insertInto('synced_users')
     .values(users.map((user) => ({ org_id: user.orgId, id: user.id, ...copiedColumns(user) })))

@@ -156,45 +156,40 @@ export async function fetchTenantChanges(
 }
 
 /**
- * Writes the changes of one tenant in one tenant transaction: a multi-row upsert of the users
- * and of the tombstones. An entity that was not found counts as deleted when the local copy
- * already holds a tombstone of a version at least as new as the event; otherwise it fails.
- * Returns every failure, those of the fetch included.
+ * Writes the changes of one tenant — those of one batch, or of the batches of several
+ * partitions gathered by `coalesce` — in one tenant transaction: a multi-row upsert of the
+ * users and one of the tombstones, the newest version of each entity winning. An entity that
+ * was not found counts as deleted when the local copy already holds a tombstone of a version at
+ * least as new as the event; otherwise it fails. Returns the failures of each input, those of
+ * its fetch included.
  */
-export async function applyTenantChanges(db: Kysely<ConsumerDatabase>, orgId: string, changes: TenantChanges): Promise<SyncFailure[]> {
-  const failures = [...changes.failures];
-  if (changes.users.length === 0 && changes.deletes.length === 0 && changes.notFound.length === 0) return failures;
+export async function applyTenantChanges(db: Kysely<ConsumerDatabase>, orgId: string, inputs: readonly TenantChanges[]): Promise<SyncFailure[][]> {
+  const failures = inputs.map((changes) => [...changes.failures]);
+  const users = newestPerId(inputs.flatMap((changes) => changes.users));
+  const deletes = newestPerId(inputs.flatMap((changes) => changes.deletes.map((event) => ({ id: event.entity.id, version: event.version }))));
+  const notFound = inputs.flatMap((changes) => changes.notFound);
+  if (users.length === 0 && deletes.length === 0 && notFound.length === 0) return failures;
   await withTenant(db, orgId, async (trx) => {
-    if (changes.notFound.length > 0) {
-      const local = await localVersions(trx, changes.notFound.map(({ event }) => event.entity.id));
-      for (const failure of changes.notFound) {
-        const row = local.get(failure.event.entity.id);
-        if (row?.deleted && row.version >= failure.event.version) continue;
-        failures.push(failure);
-      }
+    if (notFound.length > 0) {
+      const local = await localVersions(trx, notFound.map(({ event }) => event.entity.id));
+      inputs.forEach((changes, index) => {
+        for (const failure of changes.notFound) {
+          const row = local.get(failure.event.entity.id);
+          if (!(row?.deleted && row.version >= failure.event.version)) failures[index]!.push(failure);
+        }
+      });
     }
-    await upsertUsers(trx, dedupeUsers(changes.users));
-    await tombstoneUsers(trx, orgId, changes.deletes.map((event) => ({ id: event.entity.id, version: event.version })));
+    await upsertUsers(trx, users);
+    await tombstoneUsers(trx, orgId, deletes);
   });
   return failures;
 }
 
-function dedupeUsers(users: readonly User[]): User[] {
-  const byId = new Map<string, User>();
-  for (const user of users) {
-    const seen = byId.get(user.id);
-    if (!seen || seen.version < user.version) byId.set(user.id, user);
+function newestPerId<T extends { id: string; version: number }>(items: readonly T[]): T[] {
+  const byId = new Map<string, T>();
+  for (const item of items) {
+    const seen = byId.get(item.id);
+    if (!seen || seen.version < item.version) byId.set(item.id, item);
   }
   return [...byId.values()];
-}
-
-/** Fetches and applies the events of one tenant; returns those that cannot be applied. */
-export async function syncTenantEvents(
-  deps: { db: Kysely<ConsumerDatabase>; reference: Pick<ReferenceClient, 'fetchUsers'>; logger: Logger; policy?: SyncPolicy; hooks?: SyncHooks },
-  orgId: string,
-  events: readonly UserEvent[],
-  traceparent?: string,
-): Promise<SyncFailure[]> {
-  const changes = await fetchTenantChanges(deps, orgId, events, traceparent);
-  return applyTenantChanges(deps.db, orgId, changes);
 }
