@@ -161,6 +161,18 @@ async function main() {
     if (latencies.length !== RATE * SECONDS) throw new Error(`matched ${latencies.length} of ${RATE * SECONDS} steady users`);
     const [p50, p95, p99] = [percentile(latencies, 50), percentile(latencies, 95), percentile(latencies, 99)];
     progress(`  p50 ${p50} ms, p95 ${p95} ms, p99 ${p99} ms`);
+    // Where the tail sits in time: p99 and max per 5 s of the steady phase.
+    const windows = new Map<number, number[]>();
+    const firstCommit = Math.min(...committed.values());
+    for (const row of synced) {
+      const at = committed.get(row.id as string);
+      if (at === undefined) continue;
+      const window = Math.floor((at - firstCommit) / 5_000);
+      windows.set(window, [...(windows.get(window) ?? []), Math.max(0, Number(row.ms) - at)]);
+    }
+    progress(
+      `  per 5 s: ${[...windows.entries()].sort(([x], [y]) => x - y).map(([window, values]) => `${window * 5}s p99 ${percentile(values, 99)} max ${percentile(values, 100)}`).join(' · ')}`,
+    );
     const errors = apps.flatMap((app) => app.logLines().filter((line) => Number(line.level) >= 50).map((line) => `${app.name}: ${line.msg ?? line.raw}`));
 
     const result = { e2e_ups: Math.round(e2eUps), e2e_ms: Math.round(e2eMs), users: USERS, tenants: TENANTS, offered_ups: Math.round(offeredRate), p50_ms: p50, p95_ms: p95, p99_ms: p99, errors: errors.length };
