@@ -5,19 +5,12 @@ import type { User, UserEvent } from '@tenant-sync/contracts';
 import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { testTenants } from '@tenant-sync/testing';
 import { applyTenantChanges, type SyncFailure, type TenantChanges } from '../src/user-sync.ts';
+import { userEvent } from './harness.ts';
 
 const infra = inject('infra');
 const orgId = testTenants.a.id;
 
-const event = (id: string, action: UserEvent['action'], version: number): UserEvent => ({
-  event_id: randomUUID(),
-  entity: { type: 'USER', id },
-  action,
-  version,
-  timestamp: new Date().toISOString(),
-  source_system: 'test',
-  tenant_context: { org_id: orgId },
-});
+const event = (id: string, action: UserEvent['action'], version: number): UserEvent => userEvent(orgId, id, action, version);
 const user = (id: string, version: number, name = `v${version}`): User => ({
   id,
   orgId,

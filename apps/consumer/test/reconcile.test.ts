@@ -6,10 +6,10 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { freePort } from '@tenant-sync/local-infra';
-import { certsDir, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
-import { loadTlsMaterial } from '@tenant-sync/tls';
+import { testTenants, type AppProcess } from '@tenant-sync/testing';
 import { reconcileTenant } from '../src/reconcile.ts';
 import { createReferenceClient } from '../src/reference-client.ts';
+import { consumerTls, startSource } from './harness.ts';
 
 const infra = inject('infra');
 const { a, b, suspended } = testTenants;
@@ -37,22 +37,12 @@ describe('reconciliation against the real source', () => {
   const consumerAdmin = postgres(infra.consumerAdminUrl, { max: 1, onnotice: () => {} });
   const db = createDatabase<ConsumerDatabase>({ url: infra.consumerAppUrl, poolSize: 2, applicationName: 'reconcile-test' });
   let source: AppProcess;
-  let internalPort: number;
+  let internalUrl: string;
   let reference: ReturnType<typeof createReferenceClient>;
 
   beforeAll(async () => {
-    internalPort = await freePort();
-    source = await startApp(
-      'source',
-      { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(await freePort()), INTERNAL_PORT: String(internalPort) },
-      await freePort(),
-    );
-    const tls = loadTlsMaterial({
-      caFile: path.join(certsDir, 'ca.crt'),
-      certFile: path.join(certsDir, 'consumer.crt'),
-      keyFile: path.join(certsDir, 'consumer.key'),
-    });
-    reference = createReferenceClient({ baseUrl: `https://localhost:${internalPort}`, consumerId: 'consumer', tls, timeoutMs: 5_000 });
+    ({ source, internalUrl } = await startSource(infra));
+    reference = createReferenceClient({ baseUrl: internalUrl, consumerId: 'consumer', tls: consumerTls(), timeoutMs: 5_000 });
     await sourceAdmin`DELETE FROM users`;
     await sourceAdmin`DELETE FROM outbox`;
     await consumerAdmin`DELETE FROM synced_users`;
@@ -111,7 +101,7 @@ describe('reconciliation against the real source', () => {
 
   it('runs on demand from the CLI with a summary, and exits non-zero when the source cannot be reached', async () => {
     const [user] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${b.id}, 'Cli', 'cli@b.test') RETURNING id`;
-    const env = { CONSUMER_DATABASE_URL: infra.consumerAppUrl, SOURCE_INTERNAL_URL: `https://localhost:${internalPort}`, LOG_LEVEL: 'error' };
+    const env = { CONSUMER_DATABASE_URL: infra.consumerAppUrl, SOURCE_INTERNAL_URL: internalUrl, LOG_LEVEL: 'error' };
     const ok = await runCli(['--org', b.id], env);
     expect(ok.code).toBe(0);
     const summary = JSON.parse(ok.stdout.trim().split('\n').at(-1)!);

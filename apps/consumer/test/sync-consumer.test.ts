@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import postgres from 'postgres';
@@ -7,11 +6,10 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import type { UserEvent } from '@tenant-sync/contracts';
 import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics, type Producer } from '@tenant-sync/kafka';
-import { freePort } from '@tenant-sync/local-infra';
-import { certsDir, eventually, readTopic, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
-import { loadTlsMaterial } from '@tenant-sync/tls';
+import { eventually, readTopic, testTenants, type AppProcess } from '@tenant-sync/testing';
 import { createReferenceClient, type ReferenceClient } from '../src/reference-client.ts';
 import { createSyncConsumer } from '../src/sync-consumer.ts';
+import { consumerTls, startSource, userEvent } from './harness.ts';
 
 const infra = inject('infra');
 const { a, b } = testTenants;
@@ -34,18 +32,10 @@ describe('sync consumer against the real source and Kafka', () => {
       { topic, numPartitions: 3 },
       { topic: dlqTopic, numPartitions: 1 },
     ]);
-    const internalPort = await freePort();
-    source = await startApp(
-      'source',
-      { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(await freePort()), INTERNAL_PORT: String(internalPort) },
-      await freePort(),
-    );
-    const tls = loadTlsMaterial({
-      caFile: path.join(certsDir, 'ca.crt'),
-      certFile: path.join(certsDir, 'consumer.crt'),
-      keyFile: path.join(certsDir, 'consumer.key'),
-    });
-    reference = createReferenceClient({ baseUrl: `https://localhost:${internalPort}`, consumerId: 'consumer', tls, timeoutMs: 5_000 });
+    const { source: started, internalUrl } = await startSource(infra);
+    source = started;
+    const tls = consumerTls();
+    reference = createReferenceClient({ baseUrl: internalUrl, consumerId: 'consumer', tls, timeoutMs: 5_000 });
     producer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } });
     await producer.connect();
     sync = createSyncConsumer({
@@ -70,15 +60,6 @@ describe('sync consumer against the real source and Kafka', () => {
     await consumerAdmin.end();
   });
 
-  const event = (orgId: string, id: string, action: UserEvent['action'], version: number): UserEvent => ({
-    event_id: randomUUID(),
-    entity: { type: 'USER', id },
-    action,
-    version,
-    timestamp: new Date().toISOString(),
-    source_system: 'test',
-    tenant_context: { org_id: orgId },
-  });
   const send = (messages: Array<{ key: string; value: string; tenant?: string }>) =>
     producer.send({
       topic,
@@ -93,11 +74,11 @@ describe('sync consumer against the real source and Kafka', () => {
     const unknownOrg = randomUUID();
     await send([
       { key: 'x1', value: '{not json' },
-      { key: 'x2', value: JSON.stringify({ ...event(a.id, id, 'CREATED', 1), tenant_context: {} }), tenant: a.id },
-      { key: 'x3', value: JSON.stringify(event(unknownOrg, randomUUID(), 'CREATED', 1)), tenant: unknownOrg },
-      { key: 'x4', value: JSON.stringify(event(a.id, id, 'CREATED', 1)), tenant: b.id },
-      { key: 'x5', value: JSON.stringify({ ...event(a.id, id, 'CREATED', 1), entity: { type: 'ORDER', id } }), tenant: a.id },
-      { key: id, value: JSON.stringify(event(a.id, id, 'CREATED', 1)), tenant: a.id },
+      { key: 'x2', value: JSON.stringify({ ...userEvent(a.id, id, 'CREATED', 1), tenant_context: {} }), tenant: a.id },
+      { key: 'x3', value: JSON.stringify(userEvent(unknownOrg, randomUUID(), 'CREATED', 1)), tenant: unknownOrg },
+      { key: 'x4', value: JSON.stringify(userEvent(a.id, id, 'CREATED', 1)), tenant: b.id },
+      { key: 'x5', value: JSON.stringify({ ...userEvent(a.id, id, 'CREATED', 1), entity: { type: 'ORDER', id } }), tenant: a.id },
+      { key: id, value: JSON.stringify(userEvent(a.id, id, 'CREATED', 1)), tenant: a.id },
     ]);
 
     await eventually(async () => expect(await userRow(id)).toMatchObject({ org_id: a.id, name: 'Good', version: 1 }), 20_000);
@@ -121,9 +102,9 @@ describe('sync consumer against the real source and Kafka', () => {
     await consumerAdmin`INSERT INTO synced_users (org_id, id, version, deleted_at) VALUES (${a.id}, ${deleted}, 5, now())`;
     const [marker] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'M404', 'm404@a.test') RETURNING id`;
     await send([
-      { key: ghost, value: JSON.stringify(event(a.id, ghost, 'CREATED', 1)), tenant: a.id },
-      { key: deleted, value: JSON.stringify(event(a.id, deleted, 'UPDATED', 4)), tenant: a.id },
-      { key: marker?.id, value: JSON.stringify(event(a.id, marker?.id, 'CREATED', 1)), tenant: a.id },
+      { key: ghost, value: JSON.stringify(userEvent(a.id, ghost, 'CREATED', 1)), tenant: a.id },
+      { key: deleted, value: JSON.stringify(userEvent(a.id, deleted, 'UPDATED', 4)), tenant: a.id },
+      { key: marker?.id, value: JSON.stringify(userEvent(a.id, marker?.id, 'CREATED', 1)), tenant: a.id },
     ]);
     await eventually(async () => expect(await userRow(marker?.id)).toBeDefined(), 20_000);
     const dead = await readTopic(infra.brokers, dlqTopic, 6, 20_000);
@@ -139,7 +120,7 @@ describe('sync consumer against the real source and Kafka', () => {
     const id = user?.id as string;
     await sourceAdmin`UPDATE users SET name = 'V2' WHERE id = ${id}`;
     await sourceAdmin`UPDATE users SET name = 'V3' WHERE id = ${id}`;
-    const message = (action: UserEvent['action'], version: number) => ({ key: id, value: JSON.stringify(event(a.id, id, action, version)), tenant: a.id });
+    const message = (action: UserEvent['action'], version: number) => ({ key: id, value: JSON.stringify(userEvent(a.id, id, action, version)), tenant: a.id });
     await send([message('UPDATED', 3), message('CREATED', 1), message('UPDATED', 2), message('UPDATED', 3)]);
     await eventually(async () => expect(await userRow(id)).toMatchObject({ name: 'V3', version: 3, deleted_at: null }), 20_000);
 
@@ -151,7 +132,7 @@ describe('sync consumer against the real source and Kafka', () => {
     const marker = randomUUID();
     const [markerUser] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Marker', ${`${marker}@a.test`}) RETURNING id`;
     // Same key, same partition: once the marker is applied, the late update was consumed too.
-    await send([{ key: id, value: JSON.stringify(event(a.id, markerUser?.id, 'CREATED', 1)), tenant: a.id }]);
+    await send([{ key: id, value: JSON.stringify(userEvent(a.id, markerUser?.id, 'CREATED', 1)), tenant: a.id }]);
     await eventually(async () => expect(await userRow(markerUser?.id)).toBeDefined(), 20_000);
     expect(await userRow(id)).toMatchObject({ name: null, version: 4 });
   });
@@ -178,18 +159,10 @@ describe('sync consumer when the source refuses its credentials', () => {
       { topic, numPartitions: 1 },
       { topic: dlqTopic, numPartitions: 1 },
     ]);
-    const internalPort = await freePort();
-    source = await startApp(
-      'source',
-      { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(await freePort()), INTERNAL_PORT: String(internalPort) },
-      await freePort(),
-    );
-    const tls = loadTlsMaterial({
-      caFile: path.join(certsDir, 'ca.crt'),
-      certFile: path.join(certsDir, 'consumer.crt'),
-      keyFile: path.join(certsDir, 'consumer.key'),
-    });
-    const baseUrl = `https://localhost:${internalPort}`;
+    const { source: started, internalUrl } = await startSource(infra);
+    source = started;
+    const tls = consumerTls();
+    const baseUrl = internalUrl;
     good = createReferenceClient({ baseUrl, consumerId: 'consumer', tls, timeoutMs: 5_000 });
     // X-Consumer-ID that does not match the certificate: the source answers 401.
     bad = createReferenceClient({ baseUrl, consumerId: 'someone-else', tls, timeoutMs: 5_000 });

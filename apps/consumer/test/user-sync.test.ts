@@ -5,19 +5,12 @@ import type { ReferenceBatchResponse, User, UserEvent } from '@tenant-sync/contr
 import { ReferenceApiError } from '../src/reference-client.ts';
 import { backoffDelay, transientBackoff } from '../src/retry.ts';
 import { defaultSyncPolicy, fetchTenantChanges, SourceAuthError, type SyncPolicy } from '../src/user-sync.ts';
+import { userEvent } from './harness.ts';
 
 const logger = pino({ level: 'silent' });
 const orgId = randomUUID();
 
-const event = (id: string, action: UserEvent['action'], version: number): UserEvent => ({
-  event_id: randomUUID(),
-  entity: { type: 'USER', id },
-  action,
-  version,
-  timestamp: new Date().toISOString(),
-  source_system: 'test',
-  tenant_context: { org_id: orgId },
-});
+const event = (id: string, action: UserEvent['action'], version: number): UserEvent => userEvent(orgId, id, action, version);
 const user = (id: string, version: number): User => ({
   id,
   orgId,
