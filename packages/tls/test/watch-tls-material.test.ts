@@ -7,6 +7,7 @@ import path from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkExpiry, loadTlsMaterial, watchTlsMaterial, type TlsLogger, type TlsWatcher } from '../src/index.ts';
+import { eventually } from '@tenant-sync/testing';
 
 const certs = path.resolve(import.meta.dirname, '../../../certs');
 const scratch = mkdtempSync(path.join(tmpdir(), 'tls-watch-test-'));
@@ -37,18 +38,6 @@ function servedCommonName(port: number): Promise<string | undefined> {
     });
     socket.once('error', reject);
   });
-}
-
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 }
 
 function recordingLogger() {
