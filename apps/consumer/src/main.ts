@@ -1,7 +1,7 @@
 import type { Server as HttpsServer } from 'node:https';
 import { configOrExit, loadConsumerConfig, splitList } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
-import { createKafka, ensureTopics } from '@tenant-sync/kafka';
+import { createKafka, ensureTopics, kafkaReadiness } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
 import { loadTlsMaterial, watchTlsMaterial } from '@tenant-sync/tls';
 import { buildCacheServer } from './app.ts';
@@ -59,6 +59,7 @@ const reconciliation = scheduleReconciliation({
 });
 
 let consuming = false;
+const kafkaAnswers = kafkaReadiness(kafka, config.KAFKA_TOPIC);
 const cacheServer = await buildCacheServer({ config, db, logger, tls, registry, lookupMembership: reference.membership });
 // New certificates (file change or SIGHUP) serve the next handshakes on :8002 and are
 // presented on the next Reference API calls; an invalid set is refused and the old one kept.
@@ -77,6 +78,7 @@ const opsServer = buildOpsServer({
     postgres: () => pingDatabase(db),
     kafka: async () => {
       if (!consuming) throw new Error('consumer not running');
+      await kafkaAnswers.check();
     },
   },
 });
@@ -88,6 +90,7 @@ onShutdownSignal(logger, async () => {
   await sync.stop();
   await reference.close();
   await opsServer.close();
+  await kafkaAnswers.close();
   await db.destroy();
 });
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { configOrExit, loadRelayConfig } from '@tenant-sync/config';
 import { pingDatabase } from '@tenant-sync/db';
-import { createKafka, ensureTopics } from '@tenant-sync/kafka';
+import { createKafka, ensureTopics, kafkaReadiness } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
 import { createRelayMetrics } from './metrics.ts';
 import { listenForOutboxCommits } from './outbox-listener.ts';
@@ -20,14 +20,16 @@ const registry = createMetricsRegistry('relay');
 const metrics = createRelayMetrics(registry, () => pendingStats(db));
 const producer = createProducer(kafka);
 
-let kafkaReady = false;
+let producing = false;
+const kafkaAnswers = kafkaReadiness(kafka, config.KAFKA_TOPIC);
 const opsServer = buildOpsServer({
   logger,
   registry,
   readiness: {
     postgres: () => pingDatabase(db),
     kafka: async () => {
-      if (!kafkaReady) throw new Error('producer not connected');
+      if (!producing) throw new Error('producer not connected');
+      await kafkaAnswers.check();
     },
   },
 });
@@ -51,6 +53,7 @@ onShutdownSignal(logger, async () => {
   await relay.stop();
   await producer.disconnect();
   await opsServer.close();
+  await kafkaAnswers.close();
   await db.destroy();
 });
 
@@ -59,6 +62,6 @@ await ensureTopics(kafka, [
   { topic: config.KAFKA_DLQ_TOPIC, numPartitions: 1 },
 ], 120_000);
 await producer.connect();
-kafkaReady = true;
+producing = true;
 relay.start();
 logger.info({ topic: config.KAFKA_TOPIC, brokers: config.KAFKA_BROKERS, ops: `http://${config.OPS_HOST}:${config.OPS_PORT}` }, 'relay running');

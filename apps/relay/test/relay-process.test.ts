@@ -120,7 +120,7 @@ describe('relay process', () => {
     expectAllDeliveredInOrder(await readEverything(infra.brokers, topic), eventIds);
   });
 
-  it('rides out Kafka stopped for 30 s: the backlog drains by itself and nothing is lost', { timeout: 240_000 }, async () => {
+  it('rides out Kafka stopped for 30 s: not ready meanwhile, then the backlog drains by itself and nothing is lost', { timeout: 240_000 }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'relay-process-kafka-'));
     const brokerOptions = { dataDir, port: await freePort(), controllerPort: await freePort(), logFile: path.join(dataDir, 'broker.log') };
     let broker: RunningKafkaBroker | undefined = await startKafkaBroker(brokerOptions);
@@ -135,6 +135,12 @@ describe('relay process', () => {
     const eventIds = new Set(await outboxEventIds());
     await eventually(async () => expect(await pendingRows()).toBe(0), 30_000);
 
+    const readiness = async () => {
+      const response = await fetch(`http://127.0.0.1:${relay.opsPort}/health/ready`);
+      return { status: response.status, checks: ((await response.json()) as { checks: Record<string, string> }).checks };
+    };
+    expect(await readiness()).toEqual({ status: 200, checks: { postgres: 'ok', kafka: 'ok' } });
+
     await broker.stop();
     broker = undefined;
     for (let round = 0; round < 6; round += 1) {
@@ -144,10 +150,13 @@ describe('relay process', () => {
     }
     expect(relay.child.exitCode).toBeNull();
     expect(await pendingRows()).toBeGreaterThan(0);
+    // Not ready while the brokers do not answer: a load balancer or orchestrator can see it.
+    expect(await readiness()).toEqual({ status: 503, checks: { postgres: 'ok', kafka: 'failing' } });
 
     broker = await startKafkaBroker(brokerOptions);
     await eventually(async () => expect(await pendingRows()).toBe(0), 120_000, 500);
     expect(relay.child.exitCode).toBeNull();
+    await eventually(async () => expect(await readiness()).toEqual({ status: 200, checks: { postgres: 'ok', kafka: 'ok' } }), 20_000, 500);
 
     expect(eventIds.size).toBe(1_000 + 6_000);
     expectAllDeliveredInOrder(await readEverything(broker.brokers, topic), [...eventIds]);

@@ -11,3 +11,4 @@ export {
 } from './create-kafka.ts';
 export { ensureTopics, type TopicSpec } from './topics.ts';
 export { flattenHeaders, readTopicToEnd, type StoredMessage } from './read-to-end.ts';
+export { kafkaReadiness, type KafkaReadiness } from './readiness.ts';

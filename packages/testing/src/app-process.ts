@@ -5,6 +5,8 @@ import { workspaceRoot, waitFor } from '@tenant-sync/local-infra';
 export interface AppProcess {
   name: string;
   child: ChildProcess;
+  /** Its operations port: /metrics, /health/live, /health/ready. */
+  opsPort: number;
   /** Every line the app wrote so far, parsed when it is JSON. */
   logLines(): Array<Record<string, unknown>>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (null when killed). */
@@ -34,6 +36,7 @@ export async function startApp(name: 'source' | 'relay' | 'consumer', env: Recor
   const app: AppProcess = {
     name,
     child,
+    opsPort,
     logLines: () =>
       lines.map((line) => {
         try {
