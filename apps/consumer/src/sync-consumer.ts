@@ -15,7 +15,6 @@ import {
   fetchTenantChanges,
   isTransient,
   orgInactiveReason,
-  parseFailureCode,
   SourceAuthError,
   type DeadLetterCode,
   type SyncPolicy,
@@ -67,11 +66,11 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
   const { consumer, producer, db, reference, logger, topic, dlqTopic, metrics } = options;
   const policy = options.policy ?? defaultSyncPolicy;
   const authPauseMs = options.authPauseMs ?? 30_000;
-  // Whether an org is ACTIVE at the source, cached like the auth look-ups; failures are not cached.
-  // The partitions' batches are handled side by side: one Reference API call per tenant for all of them.
+  // The partitions' batches are handled side by side: one Reference API call per tenant for all of them…
   const fetchUsers = coalesceUserFetches((orgId, ids, traceparent) => reference.fetchUsers(orgId, ids, traceparent));
   // …and one transaction per tenant for the writes of all of them.
   const writeChanges = coalesce((orgId, inputs: TenantChanges[]) => applyTenantChanges(db, orgId, inputs));
+  // Whether an org is ACTIVE at the source, cached like the auth look-ups; failures are not cached.
   const orgCheck = cacheLookups((orgId: string) => reference.orgActive(orgId), { ttlMs: options.orgCacheTtlMs ?? 5_000, keyOf: (orgId) => orgId });
   const resumeTimers = new Set<NodeJS.Timeout>();
   const hooks = { onRetry: (kind: 'transient' | 'not_found') => metrics?.retried(kind) };
@@ -121,8 +120,12 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
   async function handleTenant(batch: EachBatchPayload['batch'], orgId: string, entries: Entry[]) {
     // The fetch continues the trace of the first traced message (a new span of it); log lines
     // carry that trace id, and the other traces of the group when there are several.
-    const traceIds = [...new Set(entries.flatMap((entry) => parseTraceparent(entry.traceparent)?.traceId ?? []))];
-    const trace = continueTrace(entries.find((entry) => parseTraceparent(entry.traceparent))?.traceparent);
+    const traced = entries.flatMap(({ traceparent }) => {
+      const parsed = parseTraceparent(traceparent);
+      return parsed ? [{ traceparent, traceId: parsed.traceId }] : [];
+    });
+    const traceIds = [...new Set(traced.map(({ traceId }) => traceId))];
+    const trace = continueTrace(traced[0]?.traceparent);
     const log = logger.child({
       tenantId: orgId,
       partition: batch.partition,
@@ -161,7 +164,7 @@ export function createSyncConsumer(options: SyncConsumerOptions) {
     for (const message of batch.messages) {
       const parsed = parseUserEvent(message.value, header(message.headers, EventHeaders.tenantId));
       if (!parsed.ok) {
-        letters.push({ message, code: parseFailureCode(parsed.reason), reason: parsed.reason });
+        letters.push({ message, code: parsed.code, reason: parsed.reason });
         continue;
       }
       const orgId = parsed.event.tenant_context.org_id.toLowerCase();

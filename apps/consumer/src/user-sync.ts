@@ -1,24 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { User, UserEvent } from '@tenant-sync/contracts';
+import type { EventRejection, User, UserEvent } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { ReferenceApiError, type ReferenceClient } from './reference-client.ts';
 import { transientBackoff, withRetry, type BackoffPolicy } from './retry.ts';
 import { localVersions, tombstoneUsers, upsertUsers } from './synced-users.ts';
 
 /** Low-cardinality names of why a message was dead-lettered (metric label, log field). */
-export type DeadLetterCode =
-  | 'empty'
-  | 'not_json'
-  | 'org_missing'
-  | 'org_invalid'
-  | 'invalid_event'
-  | 'tenant_mismatch'
-  | 'org_inactive'
-  | 'not_found'
-  | 'source_unavailable'
-  | 'source_rejected';
+export type DeadLetterCode = EventRejection | 'org_inactive' | 'not_found' | 'source_unavailable' | 'source_rejected';
 
 /** An event that cannot be applied; it goes to the dead-letter topic with its reason. */
 export interface SyncFailure {
@@ -28,16 +18,6 @@ export interface SyncFailure {
 }
 
 export const orgInactiveReason = 'organisation unknown or not active at the source';
-
-/** The code of a reason given by `parseUserEvent`. */
-export function parseFailureCode(reason: string): DeadLetterCode {
-  if (reason === 'empty message') return 'empty';
-  if (reason === 'value is not JSON') return 'not_json';
-  if (reason === 'tenant_context.org_id is missing') return 'org_missing';
-  if (reason === 'tenant_context.org_id is not a valid org id') return 'org_invalid';
-  if (reason.startsWith('tenant header')) return 'tenant_mismatch';
-  return 'invalid_event';
-}
 
 /**
  * The source refused our credentials (401/403 on a tenant it knows as active): retrying
@@ -103,13 +83,9 @@ export async function fetchTenantChanges(
   events: readonly UserEvent[],
   traceparent?: string,
 ): Promise<TenantChanges> {
-  const latest = new Map<string, UserEvent>();
-  for (const event of events) {
-    const seen = latest.get(event.entity.id);
-    if (!seen || seen.version < event.version) latest.set(event.entity.id, event);
-  }
-  const deletes = [...latest.values()].filter((event) => event.action === 'DELETED');
-  let pending = [...latest.values()].filter((event) => event.action !== 'DELETED');
+  const latest = newestPerEntity(events, (event) => event.entity.id);
+  const deletes = latest.filter((event) => event.action === 'DELETED');
+  let pending = latest.filter((event) => event.action !== 'DELETED');
   const wait = hooks.sleep ?? sleep;
 
   const changes: TenantChanges = { users: [], deletes, notFound: [], failures: [] };
@@ -165,8 +141,8 @@ export async function fetchTenantChanges(
  */
 export async function applyTenantChanges(db: Kysely<ConsumerDatabase>, orgId: string, inputs: readonly TenantChanges[]): Promise<SyncFailure[][]> {
   const failures = inputs.map((changes) => [...changes.failures]);
-  const users = newestPerId(inputs.flatMap((changes) => changes.users));
-  const deletes = newestPerId(inputs.flatMap((changes) => changes.deletes.map((event) => ({ id: event.entity.id, version: event.version }))));
+  const users = newestPerEntity(inputs.flatMap((changes) => changes.users), (user) => user.id);
+  const deletes = newestPerEntity(inputs.flatMap((changes) => changes.deletes), (event) => event.entity.id).map((event) => ({ id: event.entity.id, version: event.version }));
   const notFound = inputs.flatMap((changes) => changes.notFound);
   if (users.length === 0 && deletes.length === 0 && notFound.length === 0) return failures;
   await withTenant(db, orgId, async (trx) => {
@@ -185,11 +161,12 @@ export async function applyTenantChanges(db: Kysely<ConsumerDatabase>, orgId: st
   return failures;
 }
 
-function newestPerId<T extends { id: string; version: number }>(items: readonly T[]): T[] {
-  const byId = new Map<string, T>();
+/** The item of the highest version per entity. */
+function newestPerEntity<T extends { version: number }>(items: readonly T[], entityOf: (item: T) => string): T[] {
+  const byEntity = new Map<string, T>();
   for (const item of items) {
-    const seen = byId.get(item.id);
-    if (!seen || seen.version < item.version) byId.set(item.id, item);
+    const seen = byEntity.get(entityOf(item));
+    if (!seen || seen.version < item.version) byEntity.set(entityOf(item), item);
   }
-  return [...byId.values()];
+  return [...byEntity.values()];
 }

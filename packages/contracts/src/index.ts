@@ -1,6 +1,6 @@
 export { DEFAULT_ORG_ID, DEMO_ORG_ID, isOrgId } from './org-id.ts';
 export { CreateUserBody, UpdateUserBody, User, UserPage } from './user.ts';
-export { EVENT_ACTIONS, EventHeaders, parseUserEvent, UserEvent, userEventValidator, type EventAction, type ParsedEvent } from './user-event.ts';
+export { EVENT_ACTIONS, EventHeaders, parseUserEvent, UserEvent, userEventValidator, type EventAction, type EventRejection, type ParsedEvent } from './user-event.ts';
 export {
   MembershipResponse,
   ReferenceBatchBody,

@@ -34,27 +34,30 @@ export const EventHeaders = {
   traceparent: 'traceparent',
 } as const;
 
-export type ParsedEvent = { ok: true; event: UserEvent } | { ok: false; reason: string };
+/** Why a message is not a valid event: a short code (metric label) and a reason in words. */
+export type EventRejection = 'empty' | 'not_json' | 'org_missing' | 'org_invalid' | 'invalid_event' | 'tenant_mismatch';
+
+export type ParsedEvent = { ok: true; event: UserEvent } | { ok: false; code: EventRejection; reason: string };
 
 /**
  * Parses and validates a message value and its tenant header. Everything the consumer acts on
- * passes through here; a failure names the reason that goes to the dead-letter topic.
+ * passes through here; a failure names the code and the reason that go to the dead-letter topic.
  */
 export function parseUserEvent(value: Buffer | string | null | undefined, tenantHeader: string | undefined): ParsedEvent {
-  if (value === null || value === undefined) return { ok: false, reason: 'empty message' };
+  if (value === null || value === undefined) return { ok: false, code: 'empty', reason: 'empty message' };
   let body: unknown;
   try {
     body = JSON.parse(value.toString());
   } catch {
-    return { ok: false, reason: 'value is not JSON' };
+    return { ok: false, code: 'not_json', reason: 'value is not JSON' };
   }
   const orgId = (body as { tenant_context?: { org_id?: unknown } } | null)?.tenant_context?.org_id;
-  if (orgId === undefined) return { ok: false, reason: 'tenant_context.org_id is missing' };
-  if (!isOrgId(orgId)) return { ok: false, reason: 'tenant_context.org_id is not a valid org id' };
+  if (orgId === undefined) return { ok: false, code: 'org_missing', reason: 'tenant_context.org_id is missing' };
+  if (!isOrgId(orgId)) return { ok: false, code: 'org_invalid', reason: 'tenant_context.org_id is not a valid org id' };
   if (!userEventValidator.Check(body)) {
     const [first] = userEventValidator.Errors(body);
-    return { ok: false, reason: `invalid event: ${first ? `${first.instancePath || '/'} ${first.message}` : 'schema mismatch'}` };
+    return { ok: false, code: 'invalid_event', reason: `invalid event: ${first ? `${first.instancePath || '/'} ${first.message}` : 'schema mismatch'}` };
   }
-  if (tenantHeader !== orgId) return { ok: false, reason: 'tenant header does not match tenant_context.org_id' };
+  if (tenantHeader !== orgId) return { ok: false, code: 'tenant_mismatch', reason: 'tenant header does not match tenant_context.org_id' };
   return { ok: true, event: body };
 }

@@ -19,17 +19,18 @@ describe('parseUserEvent', () => {
   });
 
   it.each([
-    ['not JSON', Buffer.from('{nope'), orgId, 'value is not JSON'],
-    ['no org_id', encode({ ...event, tenant_context: {} }), orgId, 'tenant_context.org_id is missing'],
-    ['org_id not a UUID', encode({ ...event, tenant_context: { org_id: "1' OR '1'='1" } }), orgId, 'not a valid org id'],
-    ['header mismatch', encode(event), '11111111-1111-1111-1111-111111111111', 'does not match'],
-    ['missing header', encode(event), undefined, 'does not match'],
-    ['unknown entity type', encode({ ...event, entity: { type: 'ORDER', id: event.entity.id } }), orgId, 'invalid event'],
-    ['personal data smuggled in', encode({ ...event, email: 'a@b.c' }), orgId, 'invalid event'],
-    ['empty', null, orgId, 'empty message'],
-  ])('refuses %s', (_name, value, header, reason) => {
+    ['not JSON', Buffer.from('{nope'), orgId, 'not_json', 'value is not JSON'],
+    ['no org_id', encode({ ...event, tenant_context: {} }), orgId, 'org_missing', 'tenant_context.org_id is missing'],
+    ['org_id not a UUID', encode({ ...event, tenant_context: { org_id: "1' OR '1'='1" } }), orgId, 'org_invalid', 'not a valid org id'],
+    ['header mismatch', encode(event), '11111111-1111-1111-1111-111111111111', 'tenant_mismatch', 'does not match'],
+    ['missing header', encode(event), undefined, 'tenant_mismatch', 'does not match'],
+    ['unknown entity type', encode({ ...event, entity: { type: 'ORDER', id: event.entity.id } }), orgId, 'invalid_event', 'invalid event'],
+    ['personal data smuggled in', encode({ ...event, email: 'a@b.c' }), orgId, 'invalid_event', 'invalid event'],
+    ['empty', null, orgId, 'empty', 'empty message'],
+  ])('refuses %s', (_name, value, header, code, reason) => {
     const parsed = parseUserEvent(value, header);
     expect(parsed.ok).toBe(false);
+    expect(parsed.ok ? '' : parsed.code).toBe(code);
     expect(parsed.ok ? '' : parsed.reason).toContain(reason);
   });
 });
