@@ -49,9 +49,6 @@ async function upsertChunk(trx: Db, users: readonly User[]): Promise<void> {
     .execute();
 }
 
-/** Writes `user` unless the copy already holds this version or a newer one (or its tombstone). */
-export const upsertUser = (trx: Db, user: User) => upsertUsers(trx, [user]);
-
 /**
  * Records deletes as versioned tombstones with the personal fields cleared, so an older event
  * arriving later cannot bring a user back. The ids must be distinct.
@@ -73,8 +70,6 @@ export async function tombstoneUsers(trx: Db, orgId: string, deletes: ReadonlyAr
     )
     .execute();
 }
-
-export const tombstoneUser = (trx: Db, orgId: string, id: string, version: number) => tombstoneUsers(trx, orgId, [{ id, version }]);
 
 /** Version and tombstone state of the given ids in the current tenant. */
 export async function localVersions(trx: Db, ids: readonly string[]): Promise<Map<string, { version: number; deleted: boolean }>> {

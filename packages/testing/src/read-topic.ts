@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { createKafka, type IHeaders } from '@tenant-sync/kafka';
+import { createKafka, flattenHeaders } from '@tenant-sync/kafka';
 
 export interface ReadMessage {
   key: string | null;
@@ -8,12 +8,6 @@ export interface ReadMessage {
   headers: Record<string, string>;
   partition: number;
   offset: string;
-}
-
-function flatten(headers: IHeaders | undefined): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers ?? {}).map(([name, value]) => [name, String(Array.isArray(value) ? value[0] : value)]),
-  );
 }
 
 /**
@@ -34,7 +28,7 @@ export async function readTopic(brokers: string, topic: string, count: number, t
           messages.push({
             key: message.key?.toString() ?? null,
             value: message.value?.toString() ?? null,
-            headers: flatten(message.headers),
+            headers: flattenHeaders(message.headers),
             partition,
             offset: message.offset,
           });
