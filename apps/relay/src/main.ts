@@ -9,6 +9,7 @@ import { pendingStats } from './outbox.ts';
 import { createProducer } from './producer.ts';
 import { createRelayDatabase } from './relay-database.ts';
 import { createRelay } from './relay.ts';
+import { scheduleTombstonePurge } from './tombstone-purge.ts';
 
 const config = configOrExit('relay', () => loadRelayConfig());
 
@@ -47,10 +48,15 @@ const relay = createRelay({
   leaseMs: config.RELAY_LEASE_MS,
 });
 
+const tombstonePurge =
+  config.TOMBSTONE_PURGE_INTERVAL_MS > 0
+    ? scheduleTombstonePurge({ db, retentionMs: config.TOMBSTONE_RETENTION_MS, intervalMs: config.TOMBSTONE_PURGE_INTERVAL_MS, logger, onPurged: metrics.tombstonesPurged })
+    : undefined;
 const listener = await listenForOutboxCommits({ url: config.RELAY_DATABASE_URL, logger, onWake: () => relay.poke() });
 onShutdownSignal(logger, async () => {
   await listener.close();
   await relay.stop();
+  await tombstonePurge?.stop();
   await producer.disconnect();
   await opsServer.close();
   await kafkaAnswers.close();

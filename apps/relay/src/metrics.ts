@@ -4,7 +4,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export function createRelayMetrics(registry: Registry, collectPending: () => Promise<{ depth: number; oldestAgeSeconds: number; parked: number }>) {
   const pending = { depth: 0, oldestAgeSeconds: 0, parked: 0 };
   const refresh = async () => Object.assign(pending, await collectPending());
+  const tombstonesPurged = new Counter({ name: 'relay_tombstones_purged_total', help: 'Tombstones deleted after their retention', registers: [registry] });
   return {
+    tombstonesPurged: (count: number) => tombstonesPurged.inc(count),
     published: new Counter({ name: 'relay_published_total', help: 'Outbox rows published to Kafka', registers: [registry] }),
     parked: new Counter({ name: 'relay_parked_total', help: 'Outbox rows parked, with reason', labelNames: ['reason'], registers: [registry] }),
     publishErrors: new Counter({ name: 'relay_publish_errors_total', help: 'Batches whose publish failed', registers: [registry] }),

@@ -58,15 +58,50 @@ describe('Reference API on the mTLS listener', () => {
       body: JSON.stringify({ ids: [userOfA, missing] }),
     });
     expect(response.statusCode).toBe(200);
-    const body = (await response.body.json()) as { data: { id: string }[]; missing: string[] };
+    const body = (await response.body.json()) as { data: { id: string }[]; deleted: unknown[]; missing: string[] };
     expect(body.data.map((user) => user.id)).toEqual([userOfA]);
+    expect(body.deleted).toEqual([]);
     expect(body.missing).toEqual([missing]);
   });
 
-  it('lists {id, version} of a tenant for reconciliation', async () => {
+  it('lists {id, version, deleted} of a tenant for reconciliation, tombstones included, in id order', async () => {
+    const [{ id: gone }] = await admin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Gone', 'gone-list@a.test') RETURNING id`;
+    await admin`DELETE FROM users WHERE id = ${gone}`;
     const { status, body } = await get('/internal/sync/user', asConsumer(a.id));
     expect(status).toBe(200);
-    expect(body).toEqual({ items: [{ id: userOfA, version: 1 }], nextCursor: null });
+    const expected = [
+      { id: userOfA, version: 1, deleted: false },
+      { id: gone, version: 2, deleted: true },
+    ].sort((x, y) => x.id.localeCompare(y.id));
+    expect(body).toEqual({ items: expected, nextCursor: null });
+    const firstPage = await get('/internal/sync/user?limit=1', asConsumer(a.id));
+    expect(firstPage.body).toEqual({ items: [expected[0]], nextCursor: expected[0]!.id });
+    const secondPage = await get(`/internal/sync/user?limit=1&after=${expected[0]!.id}`, asConsumer(a.id));
+    expect(secondPage.body).toEqual({ items: [expected[1]], nextCursor: null });
+    expect((await get('/internal/sync/user', asConsumer(b.id))).body).toEqual({ items: [], nextCursor: null });
+  });
+
+  it('answers a deleted entity with its tombstone: 410 alone, `deleted` in a batch; another tenant still gets 404', async () => {
+    const [{ id: gone }] = await admin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Temp', 'temp@a.test') RETURNING id`;
+    await admin`UPDATE users SET name = 'Temp 2' WHERE id = ${gone}`;
+    await admin`DELETE FROM users WHERE id = ${gone}`;
+    const single = await get(`/internal/sync/user/${gone}`, asConsumer(a.id));
+    expect(single).toEqual({ status: 410, body: { id: gone, version: 3, deletedAt: expect.any(String) } });
+    expect((await get(`/internal/sync/user/${gone}`, asConsumer(b.id))).status).toBe(404);
+
+    const response = await request(`${baseUrl}/internal/sync/user/batch`, {
+      method: 'POST',
+      dispatcher: consumerAgent,
+      headers: { ...asConsumer(a.id), 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: [gone, userOfA] }),
+    });
+    const body = (await response.body.json()) as { data: { id: string }[]; deleted: unknown[]; missing: string[] };
+    expect(body.data.map((user) => user.id)).toEqual([userOfA]);
+    expect(body.deleted).toEqual([{ id: gone, version: 3 }]);
+    expect(body.missing).toEqual([]);
+    // The tombstone keeps no personal data.
+    const [tombstone] = await admin`SELECT * FROM tombstones WHERE id = ${gone}`;
+    expect(Object.keys(tombstone!).sort()).toEqual(['deleted_at', 'entity_type', 'id', 'org_id', 'version']);
   });
 
   it.each([

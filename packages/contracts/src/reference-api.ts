@@ -10,13 +10,25 @@ export const ReferenceResponse = Type.Object({
 });
 export type ReferenceResponse = Static<typeof ReferenceResponse>;
 
-/** Batch form: many ids of one tenant in one round trip; ids not found are listed as missing. */
+const id = Type.String({ format: 'uuid' });
+const version = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+/** The answer for a deleted entity (HTTP 410): the source's tombstone. */
+export const Tombstone = Type.Object({ id, version, deletedAt: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
+export type Tombstone = Static<typeof Tombstone>;
+
+/**
+ * Batch form: many ids of one tenant in one round trip. Each id is in exactly one of `data`
+ * (live), `deleted` (a tombstone, with the version of the deletion) or `missing` (never existed
+ * in this tenant, or its tombstone was purged).
+ */
 export const ReferenceBatchBody = Type.Object(
   { ids: Type.Array(Type.String({ format: 'uuid' }), { minItems: 1, maxItems: 1000 }) },
   { additionalProperties: false },
 );
 export const ReferenceBatchResponse = Type.Object({
   data: Type.Array(User),
+  deleted: Type.Array(Type.Object({ id, version }, { additionalProperties: false })),
   missing: Type.Array(Type.String({ format: 'uuid' })),
   _meta: Type.Object({ tenantId: Type.String({ format: 'uuid' }), retrievedAt: Type.String({ format: 'date-time' }) }),
 });
@@ -29,3 +41,10 @@ export const MembershipResponse = Type.Object({
   memberStatus: Type.Union([Type.String(), Type.Null()]),
 });
 export type MembershipResponse = Static<typeof MembershipResponse>;
+
+/** One page of a tenant's `{id, version, deleted}` listing (live entities and tombstones), ordered by id. */
+export const VersionPage = Type.Object({
+  items: Type.Array(Type.Object({ id, version, deleted: Type.Boolean() }, { additionalProperties: false })),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+export type VersionPage = Static<typeof VersionPage>;

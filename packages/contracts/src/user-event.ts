@@ -14,7 +14,8 @@ export const UserEvent = Type.Object(
     event_id: Type.String({ format: 'uuid' }),
     entity: Type.Object({ type: Type.Literal('USER'), id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
     action: Type.Union([Type.Literal('CREATED'), Type.Literal('UPDATED'), Type.Literal('DELETED')]),
-    version: Type.Integer({ minimum: 1 }),
+    // A hint for ordering and metrics, never written: bounded so no value can overflow anything.
+    version: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
     timestamp: Type.String({ format: 'date-time' }),
     source_system: Type.String({ minLength: 1, maxLength: 100 }),
     tenant_context: Type.Object({ org_id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),

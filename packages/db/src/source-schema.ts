@@ -46,6 +46,15 @@ export interface OutboxTable {
   park_reason: string | null;
 }
 
+/** What the source keeps of a deleted entity: its id and the version of the deletion. */
+export interface TombstonesTable {
+  org_id: string;
+  entity_type: string;
+  id: string;
+  version: number;
+  deleted_at: Generated<Date>;
+}
+
 /** Append-only record of everything the operator role did (written by a trigger and the CLI). */
 export interface OperatorAuditLogTable {
   id: Generated<number>;
@@ -63,6 +72,7 @@ export interface SourceDatabase {
   memberships: MembershipsTable;
   users: UsersTable;
   outbox: OutboxTable;
+  tombstones: TombstonesTable;
   operator_audit_log: OperatorAuditLogTable;
 }
 

@@ -1,12 +1,12 @@
 import { Type } from 'typebox';
-import { MembershipResponse, ReferenceBatchBody, ReferenceBatchResponse, ReferenceResponse } from '@tenant-sync/contracts';
+import { MembershipResponse, ReferenceBatchBody, ReferenceBatchResponse, ReferenceResponse, Tombstone, VersionPage } from '@tenant-sync/contracts';
 import { ErrorResponse } from '@tenant-sync/http';
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse };
 
 export const getReferenceSchema = {
   params: Type.Object({ type: Type.String({ maxLength: 50 }), id: Type.String({ format: 'uuid' }) }),
-  response: { 200: ReferenceResponse, ...errors },
+  response: { 200: ReferenceResponse, 410: Tombstone, ...errors },
 };
 
 export const batchReferenceSchema = {
@@ -14,11 +14,6 @@ export const batchReferenceSchema = {
   body: ReferenceBatchBody,
   response: { 200: ReferenceBatchResponse, ...errors },
 };
-
-export const VersionPage = Type.Object({
-  items: Type.Array(Type.Object({ id: Type.String(), version: Type.Integer() })),
-  nextCursor: Type.Union([Type.String(), Type.Null()]),
-});
 
 export const listVersionsSchema = {
   params: Type.Object({ type: Type.String({ maxLength: 50 }) }),
