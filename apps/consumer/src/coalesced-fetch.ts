@@ -22,10 +22,12 @@ export function coalesceUserFetches(fetchUsers: FetchUsers): FetchUsers {
     }
     const answers = await Promise.all(calls);
     const users = new Map<string, User>(answers.flatMap((answer) => answer.data.map((user) => [user.id, user] as const)));
+    const deleted = new Map(answers.flatMap((answer) => answer.deleted.map((tombstone) => [tombstone.id, tombstone] as const)));
     const meta = answers[0]!._meta;
     return asks.map((ask) => ({
       data: ask.ids.flatMap((id) => users.get(id) ?? []),
-      missing: ask.ids.filter((id) => !users.has(id)),
+      deleted: ask.ids.flatMap((id) => deleted.get(id) ?? []),
+      missing: ask.ids.filter((id) => !users.has(id) && !deleted.has(id)),
       _meta: meta,
     }));
   });

@@ -1,14 +1,18 @@
 import type { Server as HttpsServer } from 'node:https';
 import { configOrExit, loadConsumerConfig, splitList } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
-import { createKafka, ensureTopics, kafkaReadiness } from '@tenant-sync/kafka';
+import { createKafka, ensureTopics, kafkaReadiness, PartitionAssigners } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
 import { loadTlsMaterial, watchTlsMaterial } from '@tenant-sync/tls';
 import { buildCacheServer } from './app.ts';
 import { createConsumerMetrics } from './metrics.ts';
 import { scheduleReconciliation } from './reconcile.ts';
 import { createReferenceClient } from './reference-client.ts';
-import { createSyncConsumer } from './sync-consumer.ts';
+import { createReferenceConsumer } from './consume-references.ts';
+import { createDeadLetterQueue } from './dead-letter.ts';
+import { coalesceUserFetches } from './coalesced-fetch.ts';
+import { coalesceWrites } from './coalesced-write.ts';
+import { tenantsWithSyncedData } from './synced-tables.ts';
 
 const config = configOrExit('consumer', () => loadConsumerConfig());
 
@@ -29,19 +33,37 @@ const reference = createReferenceClient({
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-consumer', logger });
 const tenantsSeen = new Set<string>(splitList(config.RECONCILE_TENANTS).map((id) => id.toLowerCase()));
 
-const sync = createSyncConsumer({
+const dlqProducer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } });
+const sync = createReferenceConsumer({
   consumer: kafka.consumer({
     // Up to 1,000 messages of a partition per batch: one tenant's share stays within one
-    // Reference API call and one multi-row upsert (8 parameters a row, far below 65,535).
+    // Reference API call and one multi-row upsert (9 parameters a row, far below 65,535).
     'js.consumer.max.batch.size': 1000,
-    kafkaJS: { groupId: config.KAFKA_GROUP_ID, fromBeginning: true, autoCommit: true, autoCommitInterval: 1_000 },
+    // Failover in seconds (docs/consumer.md): a member that dies is out of the group after the
+    // session timeout, and cooperative rebalancing moves only its partitions. A fixed
+    // KAFKA_GROUP_INSTANCE_ID (static membership) lets a restarted member take its partitions
+    // back without any rebalance.
+    ...(config.KAFKA_GROUP_INSTANCE_ID ? { 'group.instance.id': config.KAFKA_GROUP_INSTANCE_ID } : {}),
+    kafkaJS: {
+      groupId: config.KAFKA_GROUP_ID,
+      fromBeginning: true,
+      autoCommit: true,
+      autoCommitInterval: 1_000,
+      sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,
+      heartbeatInterval: Math.max(500, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 6)),
+      partitionAssigners: [PartitionAssigners.cooperativeSticky],
+    },
   }),
-  producer: kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } }),
-  db,
-  reference,
-  logger,
   topic: config.KAFKA_TOPIC,
-  dlqTopic: config.KAFKA_DLQ_TOPIC,
+  deadLetter: createDeadLetterQueue({ producer: dlqProducer, topic: config.KAFKA_DLQ_TOPIC, logger, metrics }),
+  apply: {
+    // The partitions' batches are handled side by side: one Reference API call per tenant for all of them…
+    fetchUsers: coalesceUserFetches((orgId, ids, traceparent) => reference.fetchUsers(orgId, ids, traceparent)),
+    // …and one transaction per tenant for the writes of all of them.
+    writeStates: coalesceWrites(db),
+  },
+  orgActive: reference.orgActive,
+  logger,
   metrics,
   orgCacheTtlMs: config.AUTH_CACHE_TTL_MS,
   authPauseMs: config.SOURCE_AUTH_PAUSE_MS,
@@ -50,7 +72,7 @@ const sync = createSyncConsumer({
 });
 const reconciliation = scheduleReconciliation({
   intervalMs: config.RECONCILE_INTERVAL_MS,
-  tenants: () => tenantsSeen,
+  tenants: async () => new Set([...tenantsSeen, ...(await tenantsWithSyncedData(db))]),
   options: { db, reference, logger },
   onRun: ({ reports, errors }) => {
     for (const report of reports) metrics.reconciled('ok', report);
@@ -88,6 +110,7 @@ onShutdownSignal(logger, async () => {
   await cacheServer.close();
   await reconciliation.stop();
   await sync.stop();
+  await dlqProducer.disconnect();
   await reference.close();
   await opsServer.close();
   await kafkaAnswers.close();
@@ -100,6 +123,7 @@ await ensureTopics(kafka, [
   { topic: config.KAFKA_TOPIC, numPartitions: 6 },
   { topic: config.KAFKA_DLQ_TOPIC, numPartitions: 1 },
 ], 120_000);
+await dlqProducer.connect();
 await sync.start();
 consuming = true;
 logger.info({ cache: `https://localhost:${config.PUBLIC_PORT}/cache/users`, source: config.SOURCE_INTERNAL_URL }, 'consumer running');

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { DeadLetterCode } from './user-sync.ts';
+import type { DeadLetterCode } from './dead-letter.ts';
 
 /**
  * The consumer's metrics. Labels stay low-cardinality: partition numbers, fixed reason codes
@@ -10,6 +10,7 @@ export function createConsumerMetrics(registry: Registry) {
   const processed = new Counter({ name: 'consumer_processed_total', help: 'Messages handled (applied, superseded or dead-lettered)', registers });
   const retried = new Counter({ name: 'consumer_retried_total', help: 'Reference API calls retried, by kind', labelNames: ['kind'], registers });
   const deadLettered = new Counter({ name: 'consumer_dead_lettered_total', help: 'Messages sent to the DLQ, by reason', labelNames: ['reason'], registers });
+  const pauses = new Counter({ name: 'consumer_partition_pauses_total', help: 'Partitions paused to wait out a fault that is not the messages\' (source or database unavailable, credentials refused)', labelNames: ['reason'], registers });
   const authAlerts = new Counter({ name: 'consumer_source_auth_alerts_total', help: 'Reference API refused our credentials (partition paused)', registers });
   const lag = new Gauge({ name: 'consumer_lag', help: 'Messages behind the partition high watermark after the last batch', labelNames: ['partition'], registers });
   const fetchSeconds = new Histogram({
@@ -23,16 +24,17 @@ export function createConsumerMetrics(registry: Registry) {
   const reconcileFixed = new Counter({ name: 'consumer_reconcile_fixed_total', help: 'Rows repaired by reconciliation, by kind', labelNames: ['kind'], registers });
   return {
     processed: (count: number) => processed.inc(count),
-    retried: (kind: 'transient' | 'not_found') => retried.inc({ kind }),
+    retried: (kind: 'transient' | 'not_found' | 'write') => retried.inc({ kind }),
+    paused: (reason: 'source_auth' | 'unavailable') => pauses.inc({ reason }),
     deadLettered: (code: DeadLetterCode) => deadLettered.inc({ reason: code }),
     authAlert: () => authAlerts.inc(),
     lag: (partition: number, behind: number) => lag.set({ partition: String(partition) }, behind),
     fetch: (route: string, status: number, seconds: number) =>
       fetchSeconds.observe({ route, status: status === 0 ? 'error' : `${Math.floor(status / 100)}xx` }, seconds),
-    reconciled: (result: 'ok' | 'error', fixed?: { inserted: number; updated: number; tombstoned: number }) => {
+    reconciled: (result: 'ok' | 'error', fixed?: { inserted: number; updated: number; tombstoned: number; removed: number }) => {
       reconcileRuns.inc({ result });
       if (!fixed) return;
-      for (const kind of ['inserted', 'updated', 'tombstoned'] as const) if (fixed[kind] > 0) reconcileFixed.inc({ kind }, fixed[kind]);
+      for (const kind of ['inserted', 'updated', 'tombstoned', 'removed'] as const) if (fixed[kind] > 0) reconcileFixed.inc({ kind }, fixed[kind]);
     },
   };
 }

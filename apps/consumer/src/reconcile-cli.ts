@@ -6,10 +6,11 @@ import { createLogger } from '@tenant-sync/ops';
 import { loadTlsMaterial } from '@tenant-sync/tls';
 import { reconcileTenants } from './reconcile.ts';
 import { createReferenceClient } from './reference-client.ts';
+import { tenantsWithSyncedData } from './synced-tables.ts';
 
 /**
  * On-demand reconciliation: `nx run consumer:reconcile [-- --org <uuid> ...] [--deep]`.
- * Without `--org` it covers RECONCILE_TENANTS. Prints progress, one line per tenant and a
+ * Without `--org` it covers RECONCILE_TENANTS and every tenant the consumer holds rows for. Prints progress, one line per tenant and a
  * JSON summary; exits 1 when a tenant failed.
  */
 const { values } = parseArgs({
@@ -17,8 +18,7 @@ const { values } = parseArgs({
   allowPositionals: false,
 });
 const config = configOrExit('consumer', () => loadConsumerConfig());
-const orgIds = values.org?.length ? values.org : splitList(config.RECONCILE_TENANTS);
-const invalid = orgIds.filter((id) => !isOrgId(id));
+const invalid = (values.org ?? []).filter((id) => !isOrgId(id));
 if (invalid.length > 0) {
   console.error(`not an org id: ${invalid.join(', ')}`);
   process.exit(2);
@@ -28,6 +28,7 @@ const logger = createLogger({ app: 'consumer-reconcile', level: config.LOG_LEVEL
 const tls = loadTlsMaterial({ caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE });
 const db = createDatabase<ConsumerDatabase>({ url: config.CONSUMER_DATABASE_URL, poolSize: 2, applicationName: 'consumer-reconcile' });
 const reference = createReferenceClient({ baseUrl: config.SOURCE_INTERNAL_URL, consumerId: config.CONSUMER_ID, tls, timeoutMs: config.FETCH_TIMEOUT_MS });
+const orgIds = values.org?.length ? values.org : [...splitList(config.RECONCILE_TENANTS), ...(await tenantsWithSyncedData(db))];
 
 let failed = true;
 try {
@@ -46,7 +47,7 @@ try {
     console.log(
       r.skipped
         ? `${r.orgId}: skipped (${r.skipped})`
-        : `${r.orgId}: checked ${r.checked}, inserted ${r.inserted}, updated ${r.updated}, tombstoned ${r.tombstoned}`,
+        : `${r.orgId}: checked ${r.checked}, inserted ${r.inserted}, updated ${r.updated}, tombstoned ${r.tombstoned}, removed ${r.removed}`,
     );
   }
   for (const { orgId, error } of errors) console.log(`${orgId}: FAILED ${(error as Error).message}`);

@@ -3,19 +3,21 @@ import type { Logger } from 'pino';
 import type { User } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import type { ReferenceClient } from './reference-client.ts';
-import { copiedColumns, tombstoneUsers, upsertUsers } from './synced-users.ts';
+import { contentOf, isLive, localVersions, removeRows, replaceRow, writeSourceStates, type LocalVersion, type SourceTombstone } from './synced-tables.ts';
 
 /** What one tenant's reconciliation found and repaired. */
 export interface ReconcileReport {
   orgId: string;
   /** Ids looked at: the source's and the local extras. */
   checked: number;
-  /** Users the local copy lacked (no row, or only an older tombstone). */
+  /** Live entities the local copy lacked. */
   inserted: number;
-  /** Live local rows of another version than the source's, or (deep) other content. */
+  /** Local rows of another version or state than the source's (ahead or behind), or (deep) other content. */
   updated: number;
-  /** Live local rows the source no longer has. */
+  /** Deletions the local copy lacked or held at another version. */
   tombstoned: number;
+  /** Local rows the source does not know at all (never existed, or its tombstone was purged). */
+  removed: number;
   /** Set when the tenant was not reconciled, with the reason. */
   skipped?: string;
 }
@@ -32,104 +34,47 @@ export interface ReconcileOptions {
   onProgress?: (orgId: string, checked: number) => void;
 }
 
-interface LocalRow {
-  id: string;
-  version: number;
-  deleted: boolean;
-  content: string;
-}
-
-const contentOf = (user: Pick<User, 'name' | 'email' | 'phone' | 'createdAt' | 'updatedAt'>) =>
-  JSON.stringify([user.name, user.email, user.phone ?? null, new Date(user.createdAt).getTime(), new Date(user.updatedAt).getTime()]);
-
-async function localRange(db: Kysely<ConsumerDatabase>, orgId: string, after: string | null, upTo: string | null): Promise<LocalRow[]> {
-  const rows = await withTenant(db, orgId, (trx) => {
-    let query = trx
-      .selectFrom('synced_users')
-      .select(['id', 'version', 'deleted_at', 'name', 'email', 'phone', 'source_created_at', 'source_updated_at'])
-      .orderBy('id');
-    if (after) query = query.where('id', '>', after);
-    if (upTo) query = query.where('id', '<=', upTo);
-    return query.execute();
-  });
-  return rows.map((row) => ({
-    id: row.id,
-    version: Number(row.version),
-    deleted: row.deleted_at !== null,
-    content: contentOf({
-      name: row.name ?? '',
-      email: row.email ?? '',
-      phone: row.phone,
-      createdAt: (row.source_created_at ?? new Date(0)).toISOString(),
-      updatedAt: (row.source_updated_at ?? new Date(0)).toISOString(),
-    }),
-  }));
-}
+/** What reconciliation must make a local id: the source's live entity, its tombstone, or nothing. */
+type Repair = { id: string; local: LocalVersion | undefined } & ({ fetch: true } | { fetch: false; tombstone: SourceTombstone | null });
 
 /**
- * Compares one tenant's `{id, version}` listing at the source with the local copy (tombstones
- * included), page by page in id order, and repairs the drift: users missing or of another
- * version locally are fetched with the batch API and written; live local rows the source no
- * longer has become tombstones. Every repair is re-checked against the source and guarded by
- * the version seen, so a change the consumer applies meanwhile is never overwritten with an
- * older state and a user created meanwhile is never tombstoned.
+ * Makes one tenant's copy equal to the source, whatever state it is in (rows ahead, behind,
+ * missing, extra, of forged versions). Page by page in id order, it compares the source's
+ * `{id, version, deleted}` listing (live entities and tombstones) with the local rows:
+ * - an id live at the source whose local row is missing, of another version, or a tombstone is
+ *   fetched and written, whatever the local version (a row ahead of the source is wrong too);
+ * - an id deleted at the source gets the source's tombstone;
+ * - a local id the source does not list at all is removed.
+ * Every replacement is guarded by the local version seen, so a change the consumer applies
+ * meanwhile is never overwritten; the next run checks that row again.
  */
 export async function reconcileTenant(options: ReconcileOptions, orgId: string): Promise<ReconcileReport> {
   const { db, reference, logger, pageSize = 1_000, deep = false } = options;
-  const report: ReconcileReport = { orgId, checked: 0, inserted: 0, updated: 0, tombstoned: 0 };
+  const report: ReconcileReport = { orgId, checked: 0, inserted: 0, updated: 0, tombstoned: 0, removed: 0 };
   if (!(await reference.orgActive(orgId))) return { ...report, skipped: 'organisation unknown or not active at the source' };
 
   let after: string | null = null;
   for (;;) {
     const page = await reference.listVersions(orgId, after, pageSize);
     const upTo = page.nextCursor ?? null;
-    const local = new Map((await localRange(db, orgId, after, upTo)).map((row) => [row.id, row]));
+    const local = new Map((await withTenant(db, orgId, (trx) => localVersions(trx, after, upTo))).map((row) => [row.id, row]));
 
-    const toFetch = new Map<string, LocalRow | undefined>();
-    for (const { id, version } of page.items) {
+    const repairs: Repair[] = [];
+    for (const { id, version, deleted } of page.items) {
       const row = local.get(id);
       local.delete(id);
-      if (!row || row.deleted || row.version !== version || deep) toFetch.set(id, row);
+      if (deleted) {
+        if (!row || !row.deleted || row.version !== version) repairs.push({ id, local: row, fetch: false, tombstone: { id, version } });
+      } else if (!row || row.deleted || row.version !== version || deep) {
+        repairs.push({ id, local: row, fetch: true });
+      }
     }
-    // What is left locally is unknown to the source: a tombstone unless a fetch finds it after all.
-    const extras = [...local.values()].filter((row) => !row.deleted);
-    for (const row of extras) toFetch.set(row.id, row);
+    // What is left locally is unknown to the source.
+    for (const row of local.values()) repairs.push({ id: row.id, local: row, fetch: false, tombstone: null });
     report.checked += page.items.length + local.size;
 
-    const ids = [...toFetch.keys()];
-    for (let start = 0; start < ids.length; start += pageSize) {
-      const chunk = ids.slice(start, start + pageSize);
-      const answer = await reference.fetchUsers(orgId, chunk);
-      await withTenant(db, orgId, async (trx) => {
-        const fresh: User[] = [];
-        for (const user of answer.data) {
-          const row = toFetch.get(user.id);
-          if (!row || row.deleted) {
-            fresh.push(user);
-            report.inserted += 1;
-          } else if (row.version < user.version) {
-            fresh.push(user);
-            report.updated += 1;
-          } else if (row.version > user.version || row.content !== contentOf(user)) {
-            // The local row is ahead of the source or was altered: overwrite it only if it is
-            // still the row we saw.
-            const result = await trx
-              .updateTable('synced_users')
-              .set({ ...copiedColumns(user), deleted_at: null })
-              .where('id', '=', user.id)
-              .where('version', '=', row.version)
-              .executeTakeFirst();
-            if (result.numUpdatedRows > 0n) report.updated += 1;
-          }
-        }
-        await upsertUsers(trx, fresh);
-        const gone = answer.missing.flatMap((id) => {
-          const row = toFetch.get(id);
-          return row && !row.deleted ? [{ id, version: row.version + 1 }] : [];
-        });
-        await tombstoneUsers(trx, orgId, gone);
-        report.tombstoned += gone.length;
-      });
+    for (let start = 0; start < repairs.length; start += pageSize) {
+      await repair(options, orgId, repairs.slice(start, start + pageSize), report);
     }
     options.onProgress?.(orgId, report.checked);
     if (!page.nextCursor) break;
@@ -137,6 +82,43 @@ export async function reconcileTenant(options: ReconcileOptions, orgId: string):
   }
   logger.info({ tenantId: orgId, ...report }, 'tenant reconciled');
   return report;
+}
+
+async function repair({ db, reference }: ReconcileOptions, orgId: string, repairs: Repair[], report: ReconcileReport): Promise<void> {
+  const toFetch = repairs.filter((item) => item.fetch).map((item) => item.id);
+  const answer = toFetch.length > 0 ? await reference.fetchUsers(orgId, toFetch) : { data: [], deleted: [], missing: [] };
+  const fetched = new Map<string, User | SourceTombstone | null>([
+    ...answer.data.map((user) => [user.id, user] as const),
+    ...answer.deleted.map((tombstone) => [tombstone.id, tombstone] as const),
+    ...answer.missing.map((id) => [id, null] as const),
+  ]);
+  await withTenant(db, orgId, async (trx) => {
+    const fresh: { users: User[]; tombstones: SourceTombstone[] } = { users: [], tombstones: [] };
+    const gone: Array<{ id: string; version: number }> = [];
+    for (const item of repairs) {
+      const state = item.fetch ? fetched.get(item.id) : item.tombstone;
+      if (state === undefined) continue;
+      if (state === null) {
+        if (item.local) gone.push({ id: item.id, version: item.local.version });
+      } else if (!item.local) {
+        if (isLive(state)) {
+          fresh.users.push(state);
+          report.inserted += 1;
+        } else {
+          fresh.tombstones.push(state);
+          report.tombstoned += 1;
+        }
+      } else if (isLive(state) && !item.local.deleted && item.local.version === state.version && item.local.content === contentOf(state)) {
+        // Deep mode: equal after all.
+      } else if (await replaceRow(trx, item.id, item.local.version, state)) {
+        if (isLive(state)) report.updated += 1;
+        else report.tombstoned += 1;
+      }
+    }
+    // Rows missing locally: inserted unless the consumer wrote a newer version meanwhile.
+    await writeSourceStates(trx, orgId, fresh.users, fresh.tombstones);
+    report.removed += await removeRows(trx, gone);
+  });
 }
 
 /** Reconciles each tenant in turn; a tenant that fails is reported with its error and the rest go on. */
@@ -156,10 +138,9 @@ export async function reconcileTenants(options: ReconcileOptions, orgIds: Iterab
 
 /**
  * Runs reconciliation every `intervalMs` (the first run one interval after start), never two
- * at once. Which tenants: `tenants()` at each run — the consumer passes the configured list
- * (RECONCILE_TENANTS) joined with every tenant it has seen in a message since it started.
- * The consumer's own role cannot list tenants across RLS, and the source's mTLS listener
- * serves one tenant per request, so there is no cross-tenant "all orgs" query to ask.
+ * at once. Which tenants: `tenants()` at each run — the consumer passes every tenant it holds
+ * rows for (`tenantsWithSyncedData`), the configured list (RECONCILE_TENANTS) and every tenant
+ * it has seen in a message since it started.
  */
 export function scheduleReconciliation({
   intervalMs,
@@ -168,7 +149,7 @@ export function scheduleReconciliation({
   onRun,
 }: {
   intervalMs: number;
-  tenants: () => Iterable<string>;
+  tenants: () => Promise<Iterable<string>>;
   options: ReconcileOptions;
   onRun?: (result: Awaited<ReturnType<typeof reconcileTenants>>) => void;
 }) {
@@ -176,7 +157,8 @@ export function scheduleReconciliation({
   let running: Promise<void> | undefined;
   let stopped = false;
   const tick = () => {
-    running = reconcileTenants(options, tenants())
+    running = tenants()
+      .then((orgIds) => reconcileTenants(options, orgIds))
       .then((result) => onRun?.(result))
       .catch((error: unknown) => options.logger.error({ err: error }, 'reconciliation failed'))
       .finally(() => {

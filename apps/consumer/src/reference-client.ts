@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { ReferenceHeaders, type ReferenceBatchResponse } from '@tenant-sync/contracts';
+import { ReferenceHeaders, type ReferenceBatchResponse, type VersionPage } from '@tenant-sync/contracts';
 import type { Membership } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
 
@@ -12,12 +12,6 @@ export class ReferenceApiError extends Error {
     this.name = 'ReferenceApiError';
     this.status = status;
   }
-}
-
-/** One page of the source's `{id, version}` listing of a tenant, ordered by id. */
-export interface VersionPage {
-  items: Array<{ id: string; version: number }>;
-  nextCursor: string | null;
 }
 
 export interface ReferenceClientOptions {
@@ -77,11 +71,11 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
   }
 
   return {
-    /** Users of one tenant by id, in one round trip; ids that do not exist come back in `missing`. */
+    /** Users of one tenant by id, in one round trip: live ones in `data`, deleted ones in `deleted`, unknown ones in `missing`. */
     fetchUsers(orgId: string, ids: string[], traceparent?: string): Promise<ReferenceBatchResponse> {
       return call('user_batch', 'POST', '/internal/sync/user/batch', orgId, { body: { ids }, traceparent });
     },
-    /** One page of the tenant's `{id, version}` listing, for reconciliation. */
+    /** One page of the tenant's `{id, version, deleted}` listing, for reconciliation. */
     listVersions(orgId: string, after: string | null, limit: number): Promise<VersionPage> {
       const query = new URLSearchParams({ limit: String(limit), ...(after ? { after } : {}) });
       return call('user_versions', 'GET', `/internal/sync/user?${query}`, orgId);

@@ -15,14 +15,19 @@ const user = (orgId: string, id: string): User => ({
   updatedAt: new Date().toISOString(),
 });
 
-/** A source that knows every id but those in `gone`, and records its calls. */
-function fakeSource(gone: Set<string> = new Set()) {
+/** A source that knows every id but those in `gone`, holds tombstones of those in `deleted`, and records its calls. */
+function fakeSource(gone: Set<string> = new Set(), deleted: Set<string> = new Set()) {
   const calls: Array<{ orgId: string; ids: string[]; traceparent: string | undefined }> = [];
   return {
     calls,
     async fetchUsers(orgId: string, ids: string[], traceparent?: string): Promise<ReferenceBatchResponse> {
       calls.push({ orgId, ids, traceparent });
-      return { data: ids.filter((id) => !gone.has(id)).map((id) => user(orgId, id)), missing: ids.filter((id) => gone.has(id)), _meta: meta(orgId) };
+      return {
+        data: ids.filter((id) => !gone.has(id) && !deleted.has(id)).map((id) => user(orgId, id)),
+        deleted: ids.filter((id) => deleted.has(id)).map((id) => ({ id, version: 2 })),
+        missing: ids.filter((id) => gone.has(id)),
+        _meta: meta(orgId),
+      };
     },
   };
 }
@@ -34,7 +39,7 @@ describe('coalesceUserFetches', () => {
     const [orgA, orgB] = [randomUUID(), randomUUID()];
     const [first, second, other] = [ids(3), ids(2), ids(4)];
     const gone = new Set([second[1]!]);
-    const source = fakeSource(gone);
+    const source = fakeSource(gone, new Set([first[2]!]));
     const fetchUsers = coalesceUserFetches(source.fetchUsers);
 
     const [a1, a2, b] = await Promise.all([
@@ -44,9 +49,11 @@ describe('coalesceUserFetches', () => {
     ]);
     expect(source.calls.map((call) => [call.orgId, call.ids.length])).toEqual([[orgA, 5], [orgB, 4]]);
     expect(source.calls[0]?.traceparent).toBe('00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01');
-    expect(a1.data.map((found) => found.id)).toEqual(first);
+    expect(a1.data.map((found) => found.id)).toEqual(first.slice(0, 2));
+    expect(a1.deleted).toEqual([{ id: first[2], version: 2 }]);
     expect(a1.missing).toEqual([]);
     expect(a2.data.map((found) => found.id)).toEqual([second[0], first[0]]);
+    expect(a2.deleted).toEqual([]);
     expect(a2.missing).toEqual([second[1]]);
     expect(b.data.every((found) => found.orgId === orgB)).toBe(true);
     expect(b.data).toHaveLength(4);
@@ -65,7 +72,7 @@ describe('coalesceUserFetches', () => {
     let fail = true;
     const fetchUsers = coalesceUserFetches(async (orgId, asked) => {
       if (fail) throw new Error('source down');
-      return { data: asked.map((id) => user(orgId, id)), missing: [], _meta: meta(orgId) };
+      return { data: asked.map((id) => user(orgId, id)), deleted: [], missing: [], _meta: meta(orgId) };
     });
     const orgId = randomUUID();
     const results = await Promise.allSettled([fetchUsers(orgId, ids(1)), fetchUsers(orgId, ids(1))]);

@@ -172,6 +172,34 @@ describe('consumer process', () => {
     expect((await consumerAdmin`SELECT count(*)::int AS n FROM synced_users`)[0]?.n).toBe(10_000);
   }, 180_000);
 
+  it('after SIGKILL of one of two consumers, its partitions sync again within 10 s', async () => {
+    await freshTopic();
+    internalPort = await freePort();
+    await startSource();
+    const first = await startConsumer();
+    const second = await startConsumer();
+    // Both members hold partitions of the topic before one dies.
+    await eventually(async () => {
+      const { groups } = await admin.describeGroups([groupId]);
+      expect(groups[0]?.state).toBe(3); // ConsumerGroupStates.STABLE
+      expect(groups[0]?.members).toHaveLength(2);
+    }, 30_000, 200);
+    await writeAndPublish(60, 'warm');
+    await eventually(async () => expect(await differences()).toBe(0), 30_000);
+
+    first.app.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    // 60 users over 3 partitions: some of them land on the dead member's partitions.
+    await writeAndPublish(60, 'failover');
+    await eventually(async () => expect(await differences()).toBe(0), 30_000, 50);
+    const resumedS = (Date.now() - killedAt) / 1_000;
+    console.log(JSON.stringify({ failover_after_sigkill_s: resumedS }));
+    expect(resumedS).toBeLessThan(10);
+    expect(second.app.logLines().filter((line) => (line.level as number) >= 50)).toEqual([]);
+    await first.app.stop(1_000);
+    running.splice(running.indexOf(first.app), 1);
+  }, 120_000);
+
   it('loses nothing when a second consumer joins and the first leaves', async () => {
     await freshTopic();
     internalPort = await freePort();

@@ -8,6 +8,7 @@ import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { freePort } from '@tenant-sync/local-infra';
 import { testTenants, type AppProcess } from '@tenant-sync/testing';
 import { reconcileTenant } from '../src/reconcile.ts';
+import { tenantsWithSyncedData } from '../src/synced-tables.ts';
 import { createReferenceClient } from '../src/reference-client.ts';
 import { consumerTls, startSource } from './harness.ts';
 
@@ -60,39 +61,72 @@ describe('reconciliation against the real source', () => {
   const row = async (id: string) =>
     (await consumerAdmin`SELECT org_id, name, email, version::int AS version, deleted_at FROM synced_users WHERE id = ${id}`)[0];
 
-  it('copies what is missing, then finds and repairs drift made by hand, with exact counts', async () => {
+  /** `{id, version, deleted}` of every entity of a tenant, as the source and as the copy hold it. */
+  const sourceState = async (orgId: string) =>
+    (
+      await sourceAdmin`
+        SELECT id, version::int AS version, false AS deleted FROM users WHERE org_id = ${orgId}
+        UNION ALL SELECT id, version::int, true FROM tombstones WHERE org_id = ${orgId} AND entity_type = 'USER'
+        ORDER BY id`
+    ).map((r) => ({ ...r }));
+  const copyState = async (orgId: string) =>
+    (await consumerAdmin`SELECT id, version::int AS version, deleted_at IS NOT NULL AS deleted FROM synced_users WHERE org_id = ${orgId} ORDER BY id`).map(
+      (r) => ({ ...r }),
+    );
+
+  it('copies what is missing, then repairs any drift — ahead, behind, missing, extra, forged — with exact counts', async () => {
     const ids = (
       await sourceAdmin`
         INSERT INTO users (org_id, name, email)
-        SELECT ${a.id}::uuid, 'User ' || n, 'rec' || n || '@a.test' FROM generate_series(1, 20) n RETURNING id`
+        SELECT ${a.id}::uuid, 'User ' || n, 'rec' || n || '@a.test' FROM generate_series(1, 20) n ORDER BY n RETURNING id`
     ).map((r) => r.id as string);
     await sourceAdmin`UPDATE users SET name = name || ' v2' WHERE id = ANY(${ids.slice(0, 5)})`;
     const [bUser] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${b.id}, 'B user', 'b@b.test') RETURNING id`;
 
-    expect(await reconcileTenant(options(), a.id)).toEqual({ orgId: a.id, checked: 20, inserted: 20, updated: 0, tombstoned: 0 });
+    expect(await reconcileTenant(options(), a.id)).toEqual({ orgId: a.id, checked: 20, inserted: 20, updated: 0, tombstoned: 0, removed: 0 });
     expect(await row(ids[0]!)).toMatchObject({ name: 'User 1 v2', version: 2 });
     expect(await row(bUser?.id)).toBeUndefined(); // another tenant is not touched
 
-    const [deleted, stale, altered, ahead] = ids as [string, string, string, string];
-    const extra = randomUUID();
+    const [deleted, stale, altered, ahead, forged, goneAtSource] = ids as [string, string, string, string, string, string];
+    const [extra, extraTombstone] = [randomUUID(), randomUUID()];
     await consumerAdmin`DELETE FROM synced_users WHERE id = ${deleted}`;
     await consumerAdmin`UPDATE synced_users SET version = 1, name = 'old' WHERE id = ${stale}`;
     await consumerAdmin`UPDATE synced_users SET name = 'altered by hand' WHERE id = ${altered}`;
     await consumerAdmin`UPDATE synced_users SET version = 99, email = 'ahead@x.test' WHERE id = ${ahead}`;
+    // What a forged DELETED with the largest version once left behind: a tombstone nothing newer could replace.
+    await consumerAdmin`UPDATE synced_users SET version = 9007199254740991, deleted_at = now(), name = NULL, email = NULL WHERE id = ${forged}`;
     await consumerAdmin`INSERT INTO synced_users (org_id, id, name, email, version) VALUES (${a.id}, ${extra}, 'Ghost', 'ghost@a.test', 3)`;
-    // A tombstone the source also lacks is not drift.
-    await consumerAdmin`INSERT INTO synced_users (org_id, id, version, deleted_at) VALUES (${a.id}, ${randomUUID()}, 4, now())`;
+    await consumerAdmin`INSERT INTO synced_users (org_id, id, version, deleted_at) VALUES (${a.id}, ${extraTombstone}, 4, now())`;
+    await sourceAdmin`DELETE FROM users WHERE id = ${goneAtSource}`;
 
-    expect(await reconcileTenant(options(), a.id)).toEqual({ orgId: a.id, checked: 22, inserted: 1, updated: 2, tombstoned: 1 });
+    expect(await reconcileTenant(options(), a.id)).toEqual({ orgId: a.id, checked: 22, inserted: 1, updated: 3, tombstoned: 1, removed: 2 });
     expect(await row(deleted)).toMatchObject({ name: 'User 1 v2', version: 2, deleted_at: null });
     expect(await row(stale)).toMatchObject({ name: 'User 2 v2', version: 2 });
     expect(await row(ahead)).toMatchObject({ email: 'rec4@a.test', version: 2 });
-    expect(await row(extra)).toMatchObject({ name: null, email: null, version: 4, deleted_at: expect.any(Date) });
+    expect(await row(forged)).toMatchObject({ name: 'User 5 v2', version: 2, deleted_at: null });
+    expect(await row(goneAtSource)).toMatchObject({ name: null, email: null, version: 2, deleted_at: expect.any(Date) });
+    expect(await row(extra)).toBeUndefined();
+    expect(await row(extraTombstone)).toBeUndefined();
     // Same version, other content: only the deep comparison sees it.
     expect(await row(altered)).toMatchObject({ name: 'altered by hand' });
-    expect(await reconcileTenant(options(true), a.id)).toEqual({ orgId: a.id, checked: 22, inserted: 0, updated: 1, tombstoned: 0 });
+    expect(await reconcileTenant(options(true), a.id)).toEqual({ orgId: a.id, checked: 20, inserted: 0, updated: 1, tombstoned: 0, removed: 0 });
     expect(await row(altered)).toMatchObject({ name: 'User 3 v2' });
-    expect(await reconcileTenant(options(true), a.id)).toEqual({ orgId: a.id, checked: 22, inserted: 0, updated: 0, tombstoned: 0 });
+    expect(await reconcileTenant(options(true), a.id)).toEqual({ orgId: a.id, checked: 20, inserted: 0, updated: 0, tombstoned: 0, removed: 0 });
+    expect(await copyState(a.id)).toEqual(await sourceState(a.id));
+  });
+
+  it('lists every tenant the copy holds rows for, across RLS, and nothing else', async () => {
+    const stray = randomUUID();
+    await consumerAdmin`INSERT INTO synced_users (org_id, id, name, email, version) VALUES (${stray}, ${randomUUID()}, 'Stray', 'stray@x.test', 1)`;
+    try {
+      const tenants = await tenantsWithSyncedData(db);
+      expect(tenants).toContain(a.id);
+      expect(tenants).toContain(stray);
+      const held = (await consumerAdmin`SELECT DISTINCT org_id FROM synced_users`).map((r) => r.org_id as string);
+      expect([...tenants].sort()).toEqual(held.sort());
+    } finally {
+      await consumerAdmin`DELETE FROM synced_users WHERE org_id = ${stray}`;
+    }
   });
 
   it('skips an organisation the source does not know as active', async () => {
@@ -105,7 +139,7 @@ describe('reconciliation against the real source', () => {
     const ok = await runCli(['--org', b.id], env);
     expect(ok.code).toBe(0);
     const summary = JSON.parse(ok.stdout.trim().split('\n').at(-1)!);
-    expect(summary).toMatchObject({ tenants: [{ orgId: b.id, inserted: 2, updated: 0, tombstoned: 0 }], failed: [] });
+    expect(summary).toMatchObject({ tenants: [{ orgId: b.id, inserted: 2, updated: 0, tombstoned: 0, removed: 0 }], failed: [] });
     expect(await row(user?.id)).toMatchObject({ org_id: b.id, name: 'Cli' });
 
     const down = await runCli(['--org', b.id], { ...env, SOURCE_INTERNAL_URL: `https://localhost:${await freePort()}` });

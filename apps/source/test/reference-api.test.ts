@@ -65,7 +65,7 @@ describe('Reference API on the mTLS listener', () => {
   });
 
   it('lists {id, version, deleted} of a tenant for reconciliation, tombstones included, in id order', async () => {
-    const [{ id: gone }] = await admin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Gone', 'gone-list@a.test') RETURNING id`;
+    const gone = (await admin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Gone', 'gone-list@a.test') RETURNING id`)[0]!.id as string;
     await admin`DELETE FROM users WHERE id = ${gone}`;
     const { status, body } = await get('/internal/sync/user', asConsumer(a.id));
     expect(status).toBe(200);
@@ -82,7 +82,7 @@ describe('Reference API on the mTLS listener', () => {
   });
 
   it('answers a deleted entity with its tombstone: 410 alone, `deleted` in a batch; another tenant still gets 404', async () => {
-    const [{ id: gone }] = await admin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Temp', 'temp@a.test') RETURNING id`;
+    const gone = (await admin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Temp', 'temp@a.test') RETURNING id`)[0]!.id as string;
     await admin`UPDATE users SET name = 'Temp 2' WHERE id = ${gone}`;
     await admin`DELETE FROM users WHERE id = ${gone}`;
     const single = await get(`/internal/sync/user/${gone}`, asConsumer(a.id));

@@ -11,6 +11,10 @@ export const consumerConfigSchema = Type.Object({
   CONSUMER_DATABASE_URL: postgresUrl('postgres://consumer_app:consumer_app@127.0.0.1:5432/consumer_db'),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   KAFKA_GROUP_ID: Type.String({ minLength: 1, default: 'tenant-sync-consumer' }),
+  /** How long a silent member stays in the group: the time to fail its partitions over. */
+  KAFKA_SESSION_TIMEOUT_MS: Type.Integer({ minimum: 6_000, maximum: 300_000, default: 6_000 }),
+  /** A stable id per instance (e.g. the pod name) for static membership; unset for dynamic. */
+  KAFKA_GROUP_INSTANCE_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 249 })),
   PUBLIC_HOST: Type.String({ default: '0.0.0.0' }),
   PUBLIC_PORT: port(8002),
   SOURCE_INTERNAL_URL: Type.String({ pattern: '^https://', default: 'https://localhost:8441' }),

@@ -7,6 +7,9 @@ export {
   ReferenceBatchResponse,
   ReferenceHeaders,
   ReferenceResponse,
+  Tombstone,
+  VersionPage,
 } from './reference-api.ts';
 export { decodeCursor, encodeCursor, type PagePosition } from './page-cursor.ts';
 export { continueTrace, parseTraceparent, type TraceContext } from './traceparent.ts';
+export { DeadLetterHeaders, deadLetterTopicOf, isDeadLetterHeader } from './dead-letter.ts';

@@ -7,6 +7,9 @@ export type Consumer = KafkaJS.Consumer;
 export type Admin = KafkaJS.Admin;
 export type { KafkaMessage, EachBatchPayload, IHeaders } from '@confluentinc/kafka-javascript/types/kafkajs.js';
 
+/** Partition assignment strategies of a consumer group. */
+export const PartitionAssigners = KafkaJS.PartitionAssigners;
+
 export interface KafkaOptions {
   /** Comma-separated host:port list. */
   brokers: string;
@@ -17,6 +20,10 @@ export interface KafkaOptions {
 /** A Kafka client (librdkafka underneath) that logs through pino. */
 export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka {
   return new KafkaJS.Kafka({
+    // A broker that comes back is found within a second, not after librdkafka's default 10 s
+    // ceiling: clients resume promptly after a broker restart (docs/consumer.md).
+    'reconnect.backoff.ms': 100,
+    'reconnect.backoff.max.ms': 1_000,
     kafkaJS: {
       brokers: brokers.split(',').map((broker) => broker.trim()),
       clientId,

@@ -8,6 +8,7 @@ export {
   type KafkaMessage,
   type KafkaOptions,
   type Producer,
+  PartitionAssigners,
 } from './create-kafka.ts';
 export { ensureTopics, type TopicSpec } from './topics.ts';
 export { flattenHeaders, readTopicToEnd, type StoredMessage } from './read-to-end.ts';

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { decodeCursor, encodeCursor, UserPage } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { ErrorResponse } from '@tenant-sync/http';
-import { listLiveUsers, toUser } from '../synced-users.ts';
+import { listLiveUsers, toUser } from '../synced-tables.ts';
 
 const PageQuery = Type.Object(
   { limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },

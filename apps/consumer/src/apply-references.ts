@@ -1,0 +1,165 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { User } from '@tenant-sync/contracts';
+import type { DeadLetterCode } from './dead-letter.ts';
+import { isAuthRefusal, isDataError, isTransientFetchError, SourceAuthError, SyncUnavailableError } from './errors.ts';
+import type { FetchUsers } from './coalesced-fetch.ts';
+import { transientBackoff, withRetry, type BackoffPolicy } from './retry.ts';
+import type { SourceTombstone } from './synced-tables.ts';
+
+/** An entity whose reference cannot be applied; its messages go to the dead-letter topic. */
+export interface ReferenceFailure {
+  code: DeadLetterCode;
+  reason: string;
+}
+
+export interface SyncPolicy {
+  /** Network errors, 5xx, 408 and 429 of the source, within one handling of a batch. */
+  transient: BackoffPolicy;
+  /** Fetches of an id the source does not have before it counts as not found (the first included). */
+  notFoundAttempts: number;
+  /** Wait before the n-th re-fetch of missing ids is n times this. */
+  notFoundDelayMs: number;
+  /** Writes of one entity the database refuses (a data error) before it is dead-lettered. */
+  writeAttempts: number;
+  writeRetryDelayMs: number;
+}
+
+/**
+ * About 5 s of backoff on the source per handling (factor 1.5 from 200 ms); past that the
+ * partition pauses and the batch is read again later, so a handler never outlives the group's
+ * poll interval however long the source is away.
+ */
+export const defaultSyncPolicy: SyncPolicy = {
+  transient: { ...transientBackoff, attempts: 8 },
+  notFoundAttempts: 3,
+  notFoundDelayMs: 200,
+  writeAttempts: 3,
+  writeRetryDelayMs: 100,
+};
+
+/** The source's answer for a set of ids: each id is in exactly one of the three. */
+export interface SourceStates {
+  users: User[];
+  tombstones: SourceTombstone[];
+  /** Ids the source does not know in this tenant (never existed, or purged). */
+  missing: string[];
+}
+
+export interface ApplyDependencies {
+  /** The Reference API's batch fetch (coalesced across partitions). */
+  fetchUsers: FetchUsers;
+  /** Writes states in one tenant transaction (coalesced across partitions). */
+  writeStates: (orgId: string, states: Pick<SourceStates, 'users' | 'tombstones'>) => Promise<void>;
+  logger: Logger;
+  policy?: SyncPolicy;
+  onRetry?: (kind: 'transient' | 'not_found' | 'write') => void;
+  /** Waits between attempts; tests pass a fake. */
+  wait?: (ms: number) => Promise<unknown>;
+  random?: () => number;
+}
+
+/**
+ * Applies one tenant's references: asks the source for the current state of every entity named
+ * (one round trip for all of them) and writes what it answers — a user, or a tombstone with the
+ * source's version. Nothing of the messages is written: their action and version are hints only,
+ * so a forged reference can at most make the consumer fetch what the tenant owns.
+ *
+ * Returns the entities that cannot be applied, each with its dead-letter code: ids the source
+ * still does not know after the 404 retries, a fetch the source refused, a state the database
+ * refuses every time. Throws `SourceAuthError` when the source refuses our credentials and
+ * `SyncUnavailableError` when the source or the database is unavailable past the retry budget:
+ * those are not the messages' fault and they must wait, not be dead-lettered.
+ */
+export async function applyReferences(deps: ApplyDependencies, orgId: string, ids: readonly string[], traceparent?: string): Promise<Map<string, ReferenceFailure>> {
+  const failures = new Map<string, ReferenceFailure>();
+  const states = await fetchStates(deps, orgId, [...new Set(ids)], traceparent, failures);
+  if (states.users.length === 0 && states.tombstones.length === 0) return failures;
+  try {
+    await deps.writeStates(orgId, states);
+  } catch (error) {
+    if (!isDataError(error)) throw new SyncUnavailableError(`the consumer database failed: ${(error as Error).message}`, { cause: error });
+    // One state the database refuses fails the whole transaction: write each entity alone to
+    // find it, so the others are applied and only it is dead-lettered.
+    deps.logger.warn({ sqlState: sqlStateOf(error), entities: states.users.length + states.tombstones.length }, 'write refused; writing entity by entity');
+    await writeOneByOne(deps, orgId, states, failures);
+  }
+  return failures;
+}
+
+async function fetchStates(
+  deps: ApplyDependencies,
+  orgId: string,
+  ids: string[],
+  traceparent: string | undefined,
+  failures: Map<string, ReferenceFailure>,
+): Promise<SourceStates> {
+  const policy = deps.policy ?? defaultSyncPolicy;
+  const wait = deps.wait ?? sleep;
+  const states: SourceStates = { users: [], tombstones: [], missing: [] };
+  let pending = ids;
+  for (let attempt = 1; pending.length > 0; attempt += 1) {
+    let answer;
+    try {
+      answer = await withRetry(() => deps.fetchUsers(orgId, pending, traceparent), policy.transient, isTransientFetchError, {
+        sleep: wait,
+        random: deps.random,
+        onRetry: (error, retry, delayMs) => {
+          deps.onRetry?.('transient');
+          deps.logger.warn({ err: error, attempt: retry, delayMs }, 'reference fetch failed; retrying');
+        },
+      });
+    } catch (error) {
+      if (isAuthRefusal(error)) throw new SourceAuthError(error.status, error.message);
+      if (isTransientFetchError(error)) {
+        throw new SyncUnavailableError(`source unavailable after ${policy.transient.attempts} attempts: ${(error as Error).message}`, { cause: error });
+      }
+      const reason = `source refused the fetch: ${(error as Error).message}`;
+      deps.logger.error({ err: error, entities: pending.length }, 'reference fetch refused');
+      for (const id of pending) failures.set(id, { code: 'source_rejected', reason });
+      return states;
+    }
+    states.users.push(...answer.data);
+    states.tombstones.push(...answer.deleted);
+    pending = answer.missing;
+    if (pending.length === 0) break;
+    if (attempt >= policy.notFoundAttempts) {
+      const reason = `entity not found at the source after ${policy.notFoundAttempts} attempts`;
+      for (const id of pending) failures.set(id, { code: 'not_found', reason });
+      states.missing = pending;
+      break;
+    }
+    deps.onRetry?.('not_found');
+    await wait(policy.notFoundDelayMs * attempt);
+  }
+  return states;
+}
+
+async function writeOneByOne(deps: ApplyDependencies, orgId: string, states: SourceStates, failures: Map<string, ReferenceFailure>): Promise<void> {
+  const policy = deps.policy ?? defaultSyncPolicy;
+  const wait = deps.wait ?? sleep;
+  const single = [
+    ...states.users.map((user) => ({ id: user.id, states: { users: [user], tombstones: [] } })),
+    ...states.tombstones.map((tombstone) => ({ id: tombstone.id, states: { users: [], tombstones: [tombstone] } })),
+  ];
+  for (const entity of single) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await deps.writeStates(orgId, entity.states);
+        break;
+      } catch (error) {
+        if (!isDataError(error)) throw new SyncUnavailableError(`the consumer database failed: ${(error as Error).message}`, { cause: error });
+        if (attempt >= policy.writeAttempts) {
+          deps.logger.error({ sqlState: sqlStateOf(error), entityId: entity.id, attempts: attempt }, 'entity refused by the database');
+          failures.set(entity.id, { code: 'write_rejected', reason: `the consumer database refused the entity ${attempt} times: ${(error as Error).message}` });
+          break;
+        }
+        deps.onRetry?.('write');
+        await wait(policy.writeRetryDelayMs * attempt);
+      }
+    }
+  }
+}
+
+/** The SQLSTATE of a database error; logged instead of the error, whose detail may quote the row's personal data. */
+const sqlStateOf = (error: unknown) => (error as { code?: unknown }).code;

@@ -1,0 +1,48 @@
+import { ReferenceApiError } from './reference-client.ts';
+
+/**
+ * The source refused our credentials (401/403 on a tenant it knows as active): retrying
+ * cannot help and every message would fail, so the partition pauses and an alert is raised
+ * instead of burning messages into the dead-letter topic.
+ */
+export class SourceAuthError extends Error {
+  readonly code = 'SYNC_SOURCE_AUTH';
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'SourceAuthError';
+    this.status = status;
+  }
+}
+
+/**
+ * The source or the consumer's database did not answer within the retry budget. Nothing is
+ * wrong with the messages: they wait (the partition pauses and is read again), none is
+ * dead-lettered.
+ */
+export class SyncUnavailableError extends Error {
+  readonly code = 'SYNC_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SyncUnavailableError';
+  }
+}
+
+/** Network errors, 5xx, 408 and 429 of the Reference API: worth asking again. */
+export const isTransientFetchError = (error: unknown) =>
+  !(error instanceof ReferenceApiError) || error.status >= 500 || error.status === 429 || error.status === 408;
+
+/** 401/403 of the Reference API: our credentials, not the message. */
+export const isAuthRefusal = (error: unknown): error is ReferenceApiError =>
+  error instanceof ReferenceApiError && (error.status === 401 || error.status === 403);
+
+/**
+ * A PostgreSQL error caused by the data written, which the same write will meet again: a data
+ * exception (SQLSTATE class 22, e.g. a value out of range) or an integrity constraint violation
+ * (class 23). Anything else — a lost connection, a shutdown, a deadlock, a missing grant — is a
+ * state of the database, not of one message, and is waited out.
+ */
+export function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
+}
