@@ -47,6 +47,7 @@ export const jwt = {
   JWT_AUDIENCE: Type.String({ minLength: 1, default: 'tenant-sync' }),
   JWT_ALGORITHMS: commaList('ES256'),
   JWT_CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
+  JWT_MAX_TOKEN_AGE_S: Type.Integer({ minimum: 60, maximum: 86_400, default: 3_600 }),
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 300_000, default: 5_000 }),
 };
 

@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { isOrgId } from '@tenant-sync/contracts';
+import { isSubject } from './subject.ts';
 
 export interface TokenVerifierOptions {
   /** PEM public key (development); ignored when `jwksUrl` is set. */
@@ -13,6 +14,8 @@ export interface TokenVerifierOptions {
   /** Allowed `alg` values; `none` and HMAC algorithms are never accepted. */
   algorithms: string[];
   clockToleranceSeconds: number;
+  /** Longest lifetime (`exp - iat`) and greatest age (`now - iat`) of a token, in seconds. */
+  maxTokenAgeSeconds: number;
   /** Least time between two JWKS fetches, however many unknown `kid`s arrive (default 30 s). */
   jwksCooldownMs?: number | undefined;
 }
@@ -33,7 +36,19 @@ export class InvalidTokenError extends Error {
 
 const asymmetric = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/;
 
-/** A jose-based verifier: signature, `alg` allow-list, `iss`, `aud`, `exp` (required), `nbf`. */
+/**
+ * Access-token media types (RFC 9068 `at+jwt`, or plain `JWT`), compared as RFC 7515 says:
+ * case-insensitively, with or without the `application/` prefix. A refresh or ID token is not
+ * an access token, however valid its signature.
+ */
+const accessTokenTypes = new Set(['jwt', 'at+jwt']);
+const isAccessTokenType = (typ: unknown) => typeof typ === 'string' && accessTokenTypes.has(typ.toLowerCase().replace(/^application\//, ''));
+
+/**
+ * A jose-based verifier: signature, `alg` allow-list, `typ`, `iss`, `aud`, `exp`, `nbf`, and
+ * `iat` (required, not in the future, no older than `maxTokenAgeSeconds`); a token may not be
+ * issued for longer than that either, so a leaked one is useless within that time.
+ */
 export function createTokenVerifier(options: TokenVerifierOptions): VerifyToken {
   const algorithms = options.algorithms.filter((alg) => asymmetric.test(alg));
   if (algorithms.length === 0) throw new Error('JWT_ALGORITHMS must name at least one asymmetric algorithm');
@@ -42,23 +57,28 @@ export function createTokenVerifier(options: TokenVerifierOptions): VerifyToken 
     : createPublicKey(readFileSync(options.publicKeyFile));
 
   return async (token) => {
-    let payload;
+    let payload, protectedHeader;
     try {
-      ({ payload } = await jwtVerify(token, key as JWTVerifyGetKey, {
+      ({ payload, protectedHeader } = await jwtVerify(token, key as JWTVerifyGetKey, {
         issuer: options.issuer,
         audience: options.audience,
         algorithms,
         clockTolerance: options.clockToleranceSeconds,
-        requiredClaims: ['exp', 'sub', 'org_id'],
+        // Makes `iat` required and refuses it in the future or older than this (with the tolerance).
+        maxTokenAge: options.maxTokenAgeSeconds,
+        requiredClaims: ['exp', 'iat', 'sub', 'org_id'],
       }));
     } catch (error) {
       throw new InvalidTokenError((error as Error).message);
     }
+    if (!isAccessTokenType(protectedHeader.typ)) throw new InvalidTokenError('typ header is not at+jwt or JWT');
+    // jose has checked both are numbers; a lifetime beyond the maximum is refused even while fresh.
+    if ((payload.exp as number) - (payload.iat as number) > options.maxTokenAgeSeconds) {
+      throw new InvalidTokenError('token lifetime exceeds the maximum');
+    }
     const orgId = payload.org_id;
     if (!isOrgId(orgId)) throw new InvalidTokenError('org_id claim is not a UUID');
-    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) {
-      throw new InvalidTokenError('sub claim is invalid');
-    }
+    if (!isSubject(payload.sub)) throw new InvalidTokenError('sub claim is invalid');
     return { subject: payload.sub, orgId: orgId.toLowerCase(), role: typeof payload.role === 'string' ? payload.role : undefined };
   };
 }
@@ -72,6 +92,7 @@ export interface JwtSettings {
   /** Comma-separated `alg` allow-list. */
   JWT_ALGORITHMS: string;
   JWT_CLOCK_TOLERANCE_S: number;
+  JWT_MAX_TOKEN_AGE_S: number;
 }
 
 /** `createTokenVerifier` configured from an app's JWT settings. */
@@ -83,5 +104,6 @@ export function tokenVerifierFromSettings(settings: JwtSettings): VerifyToken {
     audience: settings.JWT_AUDIENCE,
     algorithms: settings.JWT_ALGORITHMS.split(',').map((alg) => alg.trim()),
     clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE_S,
+    maxTokenAgeSeconds: settings.JWT_MAX_TOKEN_AGE_S,
   });
 }

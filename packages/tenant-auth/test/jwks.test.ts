@@ -24,7 +24,7 @@ describe('createTokenVerifier with a JWKS URL', () => {
   };
   const signed = (kid: string, key: CryptoKey) =>
     new SignJWT({ org_id: orgId })
-      .setProtectedHeader({ alg: 'ES256', kid })
+      .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
       .setSubject('default-admin')
       .setIssuer('https://idp.test')
       .setAudience('tenant-sync')
@@ -46,6 +46,7 @@ describe('createTokenVerifier with a JWKS URL', () => {
       audience: 'tenant-sync',
       algorithms: ['ES256'],
       clockToleranceSeconds: 5,
+      maxTokenAgeSeconds: 3_600,
       // jose waits this long after a fetch before another; 30 s in production, none here.
       jwksCooldownMs: 0,
     });
@@ -68,10 +69,11 @@ describe('createTokenVerifier with a JWKS URL', () => {
     // Keys the token brings along itself are never trusted: an embedded jwk, or a jku/x5u to fetch.
     const attackerJwk = await exportJWK(impostor.publicKey);
     const selfVouched = await new SignJWT({ org_id: orgId })
-      .setProtectedHeader({ alg: 'ES256', kid: 'key-3', jwk: attackerJwk, jku: 'http://127.0.0.1:1/evil.json', x5u: 'http://127.0.0.1:1/evil.pem' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'key-3', jwk: attackerJwk, jku: 'http://127.0.0.1:1/evil.json', x5u: 'http://127.0.0.1:1/evil.pem' })
       .setSubject('default-admin')
       .setIssuer('https://idp.test')
       .setAudience('tenant-sync')
+      .setIssuedAt()
       .setExpirationTime('5m')
       .sign(impostor.privateKey);
     await expect(verify(selfVouched)).rejects.toBeInstanceOf(InvalidTokenError);

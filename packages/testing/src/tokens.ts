@@ -14,6 +14,10 @@ export interface TokenOptions {
   audience?: string;
   expiresIn?: string | number;
   notBefore?: string | number;
+  /** `iat` in seconds since the epoch (now by default); `null` leaves it out. */
+  issuedAt?: number | null;
+  /** The `typ` header (`JWT` by default); `null` leaves it out. */
+  type?: string | null;
 }
 
 /** A JWT signed with the development key, valid unless the options say otherwise. */
@@ -25,15 +29,17 @@ export function mintToken({
   audience = 'tenant-sync',
   expiresIn = '5m',
   notBefore = '0s',
+  issuedAt,
+  type = 'JWT',
 }: TokenOptions): Promise<string> {
   const key = createPrivateKey(readFileSync(path.join(certsDir, 'jwt-private.pem')));
-  return new SignJWT({ org_id: orgId, role })
-    .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
+  const jwt = new SignJWT({ org_id: orgId, role })
+    .setProtectedHeader(type === null ? { alg: 'ES256' } : { alg: 'ES256', typ: type })
     .setSubject(subject)
     .setIssuer(issuer)
     .setAudience(audience)
-    .setIssuedAt()
     .setNotBefore(notBefore)
-    .setExpirationTime(expiresIn)
-    .sign(key);
+    .setExpirationTime(expiresIn);
+  if (issuedAt !== null) jwt.setIssuedAt(issuedAt);
+  return jwt.sign(key);
 }
