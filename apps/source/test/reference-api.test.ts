@@ -24,6 +24,7 @@ describe('Reference API on the mTLS listener', () => {
     await source.internalServer.listen({ host: '127.0.0.1', port: 0 });
     baseUrl = `https://localhost:${(source.internalServer.server.address() as AddressInfo).port}`;
     await admin`DELETE FROM users`;
+    await admin`DELETE FROM tombstones`;
     [{ id: userOfA }] = await admin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Ann', 'ann@a.test') RETURNING id`;
   });
   afterAll(async () => {

@@ -7,15 +7,22 @@ const infra = inject('infra');
 const allAppRoles = ['consumer_app', 'relay_app', 'source_app'];
 
 /** The tables of each database that hold tenant data; the audit fails if one appears that is not listed. */
-const tenantTables = { source: ['memberships', 'organizations', 'outbox', 'users'], consumer: ['synced_users'] } as const;
+const tenantTables = { source: ['memberships', 'organizations', 'outbox', 'tombstones', 'users'], consumer: ['synced_users'] } as const;
 
 /** Tables of the audited operator path only: no app role may reach them, whatever the tenant. */
 const operatorTables = ['operator_audit_log'];
 const OPERATOR = 'tenant_operator';
 
-/** Policies besides tenant_isolation, each for one named role: the relay's drain and the operator path. */
-const isAllowedExtraPolicy = (table: string, policy: { name: string; roles: string[] }) =>
+/**
+ * Policies besides tenant_isolation, each for one named role: the relay's drain of the outbox
+ * and its purge of tombstones (ids only), the owner's listing of the consumer's tenants (read
+ * only, reached through `synced_tenants()` alone: nothing logs in as the owner), and the
+ * operator path.
+ */
+const isAllowedExtraPolicy = (table: string, policy: { name: string; roles: string[]; command: string }) =>
   (table === 'outbox' && policy.name === 'relay_drains_all_tenants' && policy.roles.join() === 'relay_app') ||
+  (table === 'tombstones' && policy.name === 'relay_purges_tombstones' && policy.roles.join() === 'relay_app') ||
+  (table === 'synced_users' && policy.name === 'owner_lists_tenants' && policy.roles.join() === 'tenant_sync_owner' && policy.command === 'r') ||
   policy.roles.join() === OPERATOR;
 
 /** The tenant column of a table: `organizations` is keyed by the tenant id itself. */
@@ -164,9 +171,13 @@ describe.each([
             ['relay_app', 'outbox', 'DELETE'],
             ['relay_app', 'outbox', 'SELECT'],
             ['relay_app', 'outbox', 'UPDATE'],
+            ['relay_app', 'tombstones', 'DELETE'],
+            ['relay_app', 'tombstones', 'SELECT'],
             ['source_app', 'memberships', 'SELECT'],
             ['source_app', 'organizations', 'SELECT'],
             ['source_app', 'outbox', 'INSERT'],
+            ['source_app', 'tombstones', 'INSERT'],
+            ['source_app', 'tombstones', 'SELECT'],
             ['source_app', 'users', 'DELETE'],
             ['source_app', 'users', 'INSERT'],
             ['source_app', 'users', 'SELECT'],
@@ -186,6 +197,19 @@ describe.each([
         WHERE attrelid = 'outbox'::regclass AND attnum > 0 AND NOT attisdropped AND has_column_privilege('source_app', attrelid, attnum, 'INSERT')
         ORDER BY attnum`;
       expect(columns.map((column) => column.name)).toEqual(['org_id', 'aggregate_type', 'aggregate_id', 'action', 'version', 'traceparent']);
+      // Tombstones are written by the delete trigger: the app cannot choose when one was made.
+      const tombstoneColumns = await sql<{ name: string }[]>`
+        SELECT attname AS name FROM pg_attribute
+        WHERE attrelid = 'tombstones'::regclass AND attnum > 0 AND NOT attisdropped AND has_column_privilege('source_app', attrelid, attnum, 'INSERT')
+        ORDER BY attnum`;
+      expect(tombstoneColumns.map((column) => column.name)).toEqual(['org_id', 'entity_type', 'id', 'version']);
+    } else {
+      // The one cross-tenant read of the consumer database: tenant ids, through a function only the app may run.
+      const [fn] = await sql<{ definer: boolean; callers: string[] }[]>`
+        SELECT p.prosecdef AS definer,
+               ARRAY(SELECT rolname FROM pg_roles WHERE has_function_privilege(oid, p.oid, 'EXECUTE') AND rolname = ANY (${allAppRoles})) AS callers
+        FROM pg_proc p WHERE p.proname = 'synced_tenants'`;
+      expect(fn).toEqual({ definer: true, callers: ['consumer_app'] });
     }
   });
 
