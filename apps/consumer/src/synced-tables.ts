@@ -189,6 +189,6 @@ export async function removeRows(trx: Db, rows: ReadonlyArray<{ id: string; vers
  * schema grants for it (it returns ids and nothing else).
  */
 export async function tenantsWithSyncedData(db: Kysely<ConsumerDatabase>): Promise<string[]> {
-  const result = await sql<{ org_id: string }>`SELECT org_id FROM synced_tenants()`.execute(db);
+  const result = await sql<{ org_id: string }>`SELECT org_id FROM synced_tenants() AS tenant(org_id)`.execute(db);
   return result.rows.map((row) => row.org_id);
 }

@@ -46,6 +46,7 @@ describe('reconciliation against the real source', () => {
     reference = createReferenceClient({ baseUrl: internalUrl, consumerId: 'consumer', tls: consumerTls(), timeoutMs: 5_000 });
     await sourceAdmin`DELETE FROM users`;
     await sourceAdmin`DELETE FROM outbox`;
+    await sourceAdmin`DELETE FROM tombstones`;
     await consumerAdmin`DELETE FROM synced_users`;
   });
 
