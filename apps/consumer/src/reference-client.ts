@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import { ReferenceHeaders, type ReferenceBatchResponse, type VersionPage } from '@tenant-sync/contracts';
-import type { Membership } from '@tenant-sync/tenant-auth';
+import { isSubject, type Membership } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
 
 /** A non-2xx answer of the Reference API; `status` decides retry, alert or dead letter. */
@@ -94,8 +94,13 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
         throw error;
       }
     },
-    /** A subject's membership, as the system of record sees it. */
+    /**
+     * A subject's membership, as the system of record sees it. A subject the token rule refuses
+     * is a member of nothing and is never sent: `.` or `..` would be resolved as a dot segment
+     * of the URL (even percent-encoded), asking another route than the membership one.
+     */
     async membership(orgId: string, subject: string): Promise<Membership | null> {
+      if (!isSubject(subject)) return null;
       try {
         return await call('membership', 'GET', `/internal/tenancy/members/${encodeURIComponent(subject)}`, orgId);
       } catch (error) {

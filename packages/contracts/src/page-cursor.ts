@@ -9,11 +9,20 @@ export function encodeCursor(createdAt: Date | string, id: string): string {
   return Buffer.from(JSON.stringify([new Date(createdAt).toISOString(), id])).toString('base64url');
 }
 
+/**
+ * Years a cursor's time may fall in: JavaScript dates reach far beyond PostgreSQL's timestamps
+ * (year +275760, negative years), and such a value must be a 400, not a database error.
+ */
+const firstYear = 1970;
+const lastYear = 9999;
+
 /** The position a cursor names, or null when it is not a cursor this API made. */
 export function decodeCursor(cursor: string): PagePosition | null {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) return null;
+    if (typeof createdAt !== 'string') return null;
+    const year = new Date(createdAt).getUTCFullYear();
+    if (Number.isNaN(year) || year < firstYear || year > lastYear) return null;
     if (typeof id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
     return { createdAt, id };
   } catch {

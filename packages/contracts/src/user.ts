@@ -1,8 +1,10 @@
 import { Type, type Static } from 'typebox';
 
 const uuid = Type.String({ format: 'uuid' });
-const name = Type.String({ minLength: 1, maxLength: 200 });
-const email = Type.String({ format: 'email', maxLength: 320 });
+// PostgreSQL text cannot hold NUL: refused as input here rather than failing in the database.
+const noNul = '^[^\\u0000]*$';
+const name = Type.String({ minLength: 1, maxLength: 200, pattern: noNul });
+const email = Type.String({ format: 'email', maxLength: 320, pattern: noNul });
 const phone = Type.String({ pattern: '^\\+?[0-9 ()-]{3,32}$' });
 
 /** A user as every API returns it. */

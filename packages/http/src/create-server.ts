@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { SecureServerOptions } from 'node:http2';
 import type { ServerOptions } from 'node:https';
+import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import underPressure from '@fastify/under-pressure';
@@ -48,6 +49,23 @@ export interface LoadShedding {
 const defaultPressure: LoadShedding = { maxEventLoopDelayMs: 1_000, maxEventLoopUtilization: 0.98, sampleIntervalMs: 1_000 };
 
 /**
+ * Fastify's own Ajv compiler, twice: query strings, params and headers arrive as text and are
+ * coerced to their schema types, but a JSON body already has types, so `{"name": 123}` or
+ * `{"name": ["x"]}` is refused rather than quietly turned into the string the schema wants.
+ */
+const buildValidator: BuildCompilerFromPool = (externalSchemas, options) => {
+  const build = AjvCompiler();
+  // Fastify calls the compiler with its route definition, which the published types do not say.
+  type Compile = (route: { httpPart?: string }) => ReturnType<ReturnType<BuildCompilerFromPool>>;
+  const compilerWith = (coerceTypes: 'array' | false) =>
+    build(externalSchemas, { plugins: options?.plugins ?? [], customOptions: { removeAdditional: false, useDefaults: true, coerceTypes } }) as unknown as Compile;
+  const coercing = compilerWith('array');
+  const strict = compilerWith(false);
+  const compile: Compile = (route) => (route.httpPart === 'body' ? strict : coercing)(route);
+  return compile as unknown as ReturnType<BuildCompilerFromPool>;
+};
+
+/**
  * A Fastify HTTPS listener as every API of the system runs it: TypeBox schemas (unknown
  * properties refused, not silently dropped), a request id and a trace context per request
  * (`reqId` and `traceId` on every log line of it, the id taken from a well-formed
@@ -71,7 +89,9 @@ export async function createHttpsServer({ listener, logger, https, bodyLimit = 6
       return parent.child({ ...bindings, traceId: trace.traceId }, options);
     },
     return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    schemaController: { compilersFactory: { buildValidator } },
+    // A path parameter may carry a whole subject (up to 128 characters), e.g. the Reference API's membership route.
+    routerOptions: { maxParamLength: 256 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   await app.register(underPressure, {
     maxEventLoopDelay: pressure.maxEventLoopDelayMs,
