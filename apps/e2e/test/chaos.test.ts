@@ -68,6 +68,11 @@ describe('chaos: load, kill -9, a broker outage, a second relay', () => {
     for (const app of running) await app.stop(5_000);
     await broker?.stop();
     await rm(dataDir, { recursive: true, force: true });
+    // Thousands of users would fill the first pages other tests read.
+    await sourceAdmin`DELETE FROM users`;
+    await sourceAdmin`DELETE FROM outbox`;
+    await sourceAdmin`DELETE FROM tombstones`;
+    await consumerAdmin`DELETE FROM synced_users`;
     await sourceAdmin.end();
     await consumerAdmin.end();
   });

@@ -73,7 +73,7 @@ describe('observability of one change across the three apps', () => {
 
     await eventually(async () => {
       const consumerLines = linesOf('consumer').filter((line) => line.traceId === traceId);
-      expect(consumerLines.map((line) => line.msg)).toContain('tenant events applied');
+      expect(consumerLines.map((line) => line.msg)).toContain('tenant references applied');
       for (const line of consumerLines) expect(line.tenantId).toBe(a.id);
 
       const fetchLines = linesOf('source').filter((line) => line.listener === 'internal' && line.traceId === traceId);
