@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Creates the development PKI under certs/: one CA shared by every service, the server
-# certificate of the public and internal listeners, the consumer's certificate (its client
-# identity for mTLS and the server certificate of :8002), and the JWT signing key pair.
-# Existing files that are still valid for 30 days are kept, so running it twice is harmless.
-# Private keys are written with mode 0600.
+# certificate of the source's listeners, the consumer's server certificate for :8002
+# (serverAuth only), the consumer's client identity for :8441 (clientAuth only, its SPIFFE ID
+# in a URI SAN) and the JWT signing key pair. Two certificates, not one: whoever terminates
+# TLS for :8002 must not hold the credential that reads every tenant on :8441.
+# Existing files that are still valid for 30 days and were made for the same name, SANs and
+# usage are kept, so running it twice is harmless. Private keys are written with mode 0600.
 set -euo pipefail
 cd "$(dirname "$0")"
 umask 077
@@ -17,14 +19,16 @@ if ! valid ca.crt || [ ! -f ca.key ]; then
     -subj "/O=tenant-sync/CN=tenant-sync development CA" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -keyout ca.key -out ca.crt 2>/dev/null
-  rm -f source.crt consumer.crt
+  rm -f source.crt consumer.crt consumer-client.crt
   echo "created ca.crt"
 fi
 
 # issue NAME CN SUBJECT_ALT_NAMES EXTENDED_KEY_USAGE
 issue() {
   local name=$1 cn=$2 san=$3 eku=$4
-  if valid "$name.crt" && [ -f "$name.key" ] && openssl verify -CAfile ca.crt "$name.crt" >/dev/null 2>&1; then
+  local profile="$cn|$san|$eku"
+  if valid "$name.crt" && [ -f "$name.key" ] && [ "$(cat "$name.profile" 2>/dev/null)" = "$profile" ] &&
+    openssl verify -CAfile ca.crt "$name.crt" >/dev/null 2>&1; then
     return
   fi
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
@@ -34,11 +38,13 @@ issue() {
   openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days "$days" \
     -extfile "$name.ext" -out "$name.crt" 2>/dev/null
   rm -f "$name.csr" "$name.ext"
-  echo "created $name.crt ($cn)"
+  printf '%s' "$profile" > "$name.profile"
+  echo "created $name.crt ($cn, $eku)"
 }
 
 issue source source "DNS:localhost,DNS:source,IP:127.0.0.1,IP:::1" serverAuth
-issue consumer consumer "DNS:localhost,DNS:consumer,IP:127.0.0.1,IP:::1,URI:spiffe://tenant-sync/consumer" serverAuth,clientAuth
+issue consumer consumer "DNS:localhost,DNS:consumer,IP:127.0.0.1,IP:::1" serverAuth
+issue consumer-client consumer "URI:spiffe://tenant-sync.local/consumer" clientAuth
 
 if [ ! -f jwt-private.pem ] || [ ! -f jwt-public.pem ]; then
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out jwt-private.pem 2>/dev/null
@@ -47,5 +53,5 @@ if [ ! -f jwt-private.pem ] || [ ! -f jwt-public.pem ]; then
 fi
 
 chmod 600 ./*.key jwt-private.pem
-chmod 644 ./*.crt jwt-public.pem
+chmod 644 ./*.crt ./*.profile jwt-public.pem
 echo "certificates in $(pwd) are valid"

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { User } from '@tenant-sync/contracts';
 import type { DeadLetterCode } from './dead-letter.ts';
-import { isAuthRefusal, isDataError, isTransientFetchError, SourceAuthError, SyncUnavailableError } from './errors.ts';
+import { isAuthRefusal, isDataError, isTenantRefusal, isTransientFetchError, orgInactiveReason, SourceAuthError, SyncUnavailableError } from './errors.ts';
 import type { FetchUsers } from './coalesced-fetch.ts';
 import { transientBackoff, withRetry, type BackoffPolicy } from './retry.ts';
 import type { SourceTombstone } from './synced-tables.ts';
@@ -66,8 +66,9 @@ export interface ApplyDependencies {
  * so a forged reference can at most make the consumer fetch what the tenant owns.
  *
  * Returns the entities that cannot be applied, each with its dead-letter code: ids the source
- * still does not know after the 404 retries, a fetch the source refused, a state the database
- * refuses every time. Throws `SourceAuthError` when the source refuses our credentials and
+ * still does not know after the 404 retries, a fetch the source refused (a tenant it no longer
+ * serves is `org_inactive`), a state the database refuses every time. Throws
+ * `SourceAuthError` when the source refuses our credentials (401) and
  * `SyncUnavailableError` when the source or the database is unavailable past the retry budget:
  * those are not the messages' fault and they must wait, not be dead-lettered.
  */
@@ -111,6 +112,11 @@ async function fetchStates(
       });
     } catch (error) {
       if (isAuthRefusal(error)) throw new SourceAuthError(error.status, error.message);
+      if (isTenantRefusal(error)) {
+        // Suspended since our cached check said ACTIVE: what the org check would now answer.
+        for (const id of pending) failures.set(id, { code: 'org_inactive', reason: orgInactiveReason });
+        return states;
+      }
       if (isTransientFetchError(error)) {
         throw new SyncUnavailableError(`source unavailable after ${policy.transient.attempts} attempts: ${(error as Error).message}`, { cause: error });
       }

@@ -4,7 +4,7 @@ import type { Consumer, EachBatchPayload, KafkaMessage } from '@tenant-sync/kafk
 import { cacheLookups } from '@tenant-sync/tenant-auth';
 import { applyReferences, defaultSyncPolicy, type ApplyDependencies, type SyncPolicy } from './apply-references.ts';
 import { header, type DeadLetter, type DeadLetterQueue } from './dead-letter.ts';
-import { isAuthRefusal, isTransientFetchError, SourceAuthError, SyncUnavailableError } from './errors.ts';
+import { isAuthRefusal, isTransientFetchError, orgInactiveReason, SourceAuthError, SyncUnavailableError } from './errors.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import type { ReferenceClient } from './reference-client.ts';
 import { backoffDelay, withRetry, type BackoffPolicy } from './retry.ts';
@@ -38,8 +38,6 @@ interface Reference {
 }
 
 type PauseReason = 'source_auth' | 'unavailable';
-
-export const orgInactiveReason = 'organisation unknown or not active at the source';
 
 /**
  * The Kafka loop: reads batches of references, validates each message, groups them by tenant

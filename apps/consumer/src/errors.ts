@@ -1,7 +1,7 @@
 import { ReferenceApiError } from './reference-client.ts';
 
 /**
- * The source refused our credentials (401/403 on a tenant it knows as active): retrying
+ * The source refused our credentials (401): retrying
  * cannot help and every message would fail, so the partition pauses and an alert is raised
  * instead of burning messages into the dead-letter topic.
  */
@@ -32,9 +32,14 @@ export class SyncUnavailableError extends Error {
 export const isTransientFetchError = (error: unknown) =>
   !(error instanceof ReferenceApiError) || error.status >= 500 || error.status === 429 || error.status === 408;
 
-/** 401/403 of the Reference API: our credentials, not the message. */
-export const isAuthRefusal = (error: unknown): error is ReferenceApiError =>
-  error instanceof ReferenceApiError && (error.status === 401 || error.status === 403);
+/** 401 of the Reference API: our credentials, not the message. */
+export const isAuthRefusal = (error: unknown): error is ReferenceApiError => error instanceof ReferenceApiError && error.status === 401;
+
+/**
+ * 403 of the Reference API: our credentials were accepted, the tenant was not (unknown or
+ * suspended at the source, which asks afresh on every call while we cache the org's status).
+ */
+export const isTenantRefusal = (error: unknown): error is ReferenceApiError => error instanceof ReferenceApiError && error.status === 403;
 
 /**
  * A PostgreSQL error caused by the data written, which the same write will meet again: a data
@@ -46,3 +51,6 @@ export function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
 }
+
+/** Why the messages of an organisation the source does not serve are dead-lettered. */
+export const orgInactiveReason = 'organisation unknown or not active at the source';

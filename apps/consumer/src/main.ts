@@ -17,8 +17,12 @@ import { tenantsWithSyncedData } from './synced-tables.ts';
 const config = configOrExit('consumer', () => loadConsumerConfig());
 
 const logger = createLogger({ app: 'consumer', level: config.LOG_LEVEL });
+// Two identities: the server certificate of :8002, and the client certificate for the
+// Reference API, which reads every tenant and is never served on the public listener.
 const tlsFiles = { caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE };
+const clientTlsFiles = { caFile: config.TLS_CA_FILE, certFile: config.TLS_CLIENT_CERT_FILE, keyFile: config.TLS_CLIENT_KEY_FILE };
 const tls = loadTlsMaterial(tlsFiles);
+const clientTls = loadTlsMaterial(clientTlsFiles);
 
 const db = createDatabase<ConsumerDatabase>({ url: config.CONSUMER_DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'consumer' });
 const registry = createMetricsRegistry('consumer');
@@ -26,7 +30,7 @@ const metrics = createConsumerMetrics(registry);
 const reference = createReferenceClient({
   baseUrl: config.SOURCE_INTERNAL_URL,
   consumerId: config.CONSUMER_ID,
-  tls,
+  tls: clientTls,
   timeoutMs: config.FETCH_TIMEOUT_MS,
   onCall: metrics.fetch,
 });
@@ -88,11 +92,9 @@ const cacheServer = await buildCacheServer({ config, db, logger, tls, registry, 
 const tlsWatcher = watchTlsMaterial(tlsFiles, {
   logger,
   initial: tls,
-  onReload: (material) => {
-    (cacheServer.server as HttpsServer).setSecureContext({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' });
-    reference.useTls(material);
-  },
+  onReload: (material) => (cacheServer.server as HttpsServer).setSecureContext({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' }),
 });
+const clientTlsWatcher = watchTlsMaterial(clientTlsFiles, { logger, initial: clientTls, onReload: (material) => reference.useTls(material) });
 const opsServer = buildOpsServer({
   logger,
   registry,
@@ -107,6 +109,7 @@ const opsServer = buildOpsServer({
 
 onShutdownSignal(logger, async () => {
   tlsWatcher.close();
+  clientTlsWatcher.close();
   await cacheServer.close();
   await reconciliation.stop();
   await sync.stop();

@@ -25,7 +25,7 @@ if (invalid.length > 0) {
 }
 
 const logger = createLogger({ app: 'consumer-reconcile', level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL });
-const tls = loadTlsMaterial({ caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE });
+const tls = loadTlsMaterial({ caFile: config.TLS_CA_FILE, certFile: config.TLS_CLIENT_CERT_FILE, keyFile: config.TLS_CLIENT_KEY_FILE });
 const db = createDatabase<ConsumerDatabase>({ url: config.CONSUMER_DATABASE_URL, poolSize: 2, applicationName: 'consumer-reconcile' });
 const reference = createReferenceClient({ baseUrl: config.SOURCE_INTERNAL_URL, consumerId: config.CONSUMER_ID, tls, timeoutMs: config.FETCH_TIMEOUT_MS });
 const orgIds = values.org?.length ? values.org : [...splitList(config.RECONCILE_TENANTS), ...(await tenantsWithSyncedData(db))];

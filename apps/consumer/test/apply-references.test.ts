@@ -117,11 +117,19 @@ describe('applyReferences', () => {
     expect(h.writes[0]?.users.map((u) => u.id).sort()).toEqual([id, other].sort());
   });
 
-  it.each([401, 403])('throws a credential error on %i at once', async (status) => {
-    const h = harness([new ReferenceApiError(status, 'refused')]);
+  it('throws a credential error on 401 at once', async () => {
+    const h = harness([new ReferenceApiError(401, 'refused')]);
     await expect(applyReferences(h.deps, orgId, [id])).rejects.toBeInstanceOf(SourceAuthError);
     expect(h.calls).toHaveLength(1);
     expect(h.sleeps).toEqual([]);
+  });
+
+  it('takes a 403 as the organisation no longer served (suspended since its cached check): org_inactive, no retry, no pause', async () => {
+    const h = harness([new ReferenceApiError(403, 'tenant not allowed')]);
+    const failures = await applyReferences(h.deps, orgId, [id]);
+    expect(failures.get(id)).toEqual({ code: 'org_inactive', reason: 'organisation unknown or not active at the source' });
+    expect(h.calls).toHaveLength(1);
+    expect(h.writes).toEqual([]);
   });
 
   it('dead-letters what the source refuses as invalid, without retrying', async () => {

@@ -16,12 +16,12 @@ export const userEvent = (orgId: string, id: string, action: UserEvent['action']
   tenant_context: { org_id: orgId },
 });
 
-/** The consumer's development certificate, as the app loads it. */
+/** The consumer's development client certificate for the Reference API, as the app loads it. */
 export const consumerTls = (): TlsMaterial =>
   loadTlsMaterial({
     caFile: path.join(certsDir, 'ca.crt'),
-    certFile: path.join(certsDir, 'consumer.crt'),
-    keyFile: path.join(certsDir, 'consumer.key'),
+    certFile: path.join(certsDir, 'consumer-client.crt'),
+    keyFile: path.join(certsDir, 'consumer-client.key'),
   });
 
 /** The real source app over the test database; `internalUrl` is its Reference API. */

@@ -28,12 +28,14 @@ function servedCommonName(port: number): Promise<string | undefined> {
 
 /**
  * The real consumer process takes new certificate files without a restart: its :8002
- * listener serves them and its Reference API calls present them (a certificate the source
- * does not allow-list is refused at once, and a good one brings the sync back).
+ * listener serves the new server certificate and its Reference API calls present the new
+ * client certificate (one the source does not allow-list is refused at once, and a good one
+ * brings the sync back). The two identities are separate files.
  */
 describe('consumer certificate reload', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'consumer-tls-reload-'));
   const files = { ca: path.join(dir, 'ca.crt'), cert: path.join(dir, 'consumer.crt'), key: path.join(dir, 'consumer.key') };
+  const clientFiles = { cert: path.join(dir, 'consumer-client.crt'), key: path.join(dir, 'consumer-client.key') };
   const topic = `tls-reload-${randomUUID()}`;
   const kafka = createKafka({ brokers: infra.brokers, clientId: 'tls-reload-test', logger: pino({ level: 'silent' }) });
   const sourceDb = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
@@ -43,10 +45,14 @@ describe('consumer certificate reload', () => {
   let producer: Producer;
   let consumer: AppProcess;
 
-  /** A certificate of the project CA for `cn`, usable as the consumer's server and client certificate. */
-  function issue(cn: string): { cert: string; key: string } {
+  /** A certificate of the project CA for `cn`: a server one for :8002, or a client one whose SPIFFE ID ends in `cn`. */
+  function issue(cn: string, usage: 'server' | 'client'): { cert: string; key: string } {
     const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore', timeout: 20_000 });
-    writeFileSync(path.join(dir, `${cn}.ext`), `subjectAltName=DNS:localhost,IP:127.0.0.1,URI:spiffe://tenant-sync/${cn}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+    const extensions =
+      usage === 'server'
+        ? 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
+        : `subjectAltName=URI:spiffe://tenant-sync.local/${cn}\nextendedKeyUsage=clientAuth\n`;
+    writeFileSync(path.join(dir, `${cn}.ext`), extensions);
     openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/O=tenant-sync/CN=${cn}`, '-keyout', `${cn}.key`, '-out', `${cn}.csr`);
     openssl('x509', '-req', '-in', `${cn}.csr`, '-CA', path.join(certsDir, 'ca.crt'), '-CAkey', path.join(certsDir, 'ca.key'), '-set_serial', String(Date.now()),
       '-days', '30', '-extfile', `${cn}.ext`, '-out', `${cn}.crt`);
@@ -54,9 +60,10 @@ describe('consumer certificate reload', () => {
   }
 
   /** Swaps the consumer's files for `next` (key first, as a rotation script would) and waits for the reload. */
-  async function rotate(next: { cert: string; key: string }, reloadsBefore: number) {
-    copyFileSync(next.key, files.key);
-    copyFileSync(next.cert, files.cert);
+  async function rotate(target: { cert: string; key: string }, next: { cert: string; key: string }) {
+    const reloadsBefore = consumer.logLines().filter((line) => line.msg === 'TLS material reloaded').length;
+    copyFileSync(next.key, target.key);
+    copyFileSync(next.cert, target.cert);
     await eventually(async () => {
       expect(consumer.logLines().filter((line) => line.msg === 'TLS material reloaded').length).toBeGreaterThan(reloadsBefore);
     }, 10_000);
@@ -76,6 +83,8 @@ describe('consumer certificate reload', () => {
     copyFileSync(path.join(certsDir, 'ca.crt'), files.ca);
     copyFileSync(path.join(certsDir, 'consumer.crt'), files.cert);
     copyFileSync(path.join(certsDir, 'consumer.key'), files.key);
+    copyFileSync(path.join(certsDir, 'consumer-client.crt'), clientFiles.cert);
+    copyFileSync(path.join(certsDir, 'consumer-client.key'), clientFiles.key);
     await ensureTopics(kafka, [{ topic, numPartitions: 1 }, { topic: `${topic}.dlq`, numPartitions: 1 }]);
     producer = kafka.producer();
     await producer.connect();
@@ -94,6 +103,8 @@ describe('consumer certificate reload', () => {
         TLS_CA_FILE: files.ca,
         TLS_CERT_FILE: files.cert,
         TLS_KEY_FILE: files.key,
+        TLS_CLIENT_CERT_FILE: clientFiles.cert,
+        TLS_CLIENT_KEY_FILE: clientFiles.key,
         SOURCE_AUTH_PAUSE_MS: '500',
         RECONCILE_INTERVAL_MS: '0',
       },
@@ -113,9 +124,12 @@ describe('consumer certificate reload', () => {
     await eventually(async () => expect(await synced(first)).toBe(true), 20_000);
     expect(await servedCommonName(ports.cache)).toBe('consumer');
 
-    // A certificate the source does not allow-list: presented at once, refused, alerted on.
-    await rotate(issue('intruder'), 0);
-    expect(await servedCommonName(ports.cache)).toBe('intruder');
+    // A new server certificate is served on :8002 and changes nothing on :8441.
+    await rotate(files, issue('consumer-rotated', 'server'));
+    expect(await servedCommonName(ports.cache)).toBe('consumer-rotated');
+
+    // A client certificate the source does not allow-list: presented at once, refused, alerted on.
+    await rotate(clientFiles, issue('intruder', 'client'));
     const second = await createAndAnnounce('During Rotation');
     await eventually(async () => {
       expect(consumer.logLines().some((line) => line.alert === true && line.status === 401)).toBe(true);
@@ -123,8 +137,7 @@ describe('consumer certificate reload', () => {
     expect(await synced(second)).toBe(false);
 
     // The right identity again, in a new certificate: the paused partition syncs once more.
-    await rotate(issue('consumer'), 1);
-    expect(await servedCommonName(ports.cache)).toBe('consumer');
+    await rotate(clientFiles, issue('consumer', 'client'));
     await eventually(async () => expect(await synced(second)).toBe(true), 30_000);
   });
 });

@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { splitList, type SourceConfig } from '@tenant-sync/config';
 import { pingDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { createHttpsServer, registerHealthRoutes } from '@tenant-sync/http';
-import { cacheLookups, cacheMemberships, tenantAuthPlugin, tokenVerifierFromSettings } from '@tenant-sync/tenant-auth';
+import { cacheMemberships, tenantAuthPlugin, tokenVerifierFromSettings } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
 import { clientCertificatePlugin } from './plugins/client-certificate.ts';
 import { referenceRoutes } from './routes/internal/index.ts';
@@ -66,8 +66,10 @@ export async function buildInternalServer({ config, db, logger, tls, registry }:
   const tenancy = createTenancyQueries(db);
   await app.register(clientCertificatePlugin, {
     allowedClients: splitList(config.MTLS_ALLOWED_CLIENTS),
-    // Asked on every Reference API call: cached like memberships on the public listener.
-    orgStatus: cacheLookups(tenancy.orgStatus, { ttlMs: config.AUTH_CACHE_TTL_MS, keyOf: (orgId) => orgId }),
+    // Asked afresh on every Reference API call (one primary-key read): the consumer caches the
+    // answer for AUTH_CACHE_TTL_MS, and a second cache here would let a suspended org sync
+    // for two TTLs.
+    orgStatus: tenancy.orgStatus,
   });
   await app.register(referenceRoutes, { db, tenancy });
   return app;

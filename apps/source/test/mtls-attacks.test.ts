@@ -18,17 +18,18 @@ const openssl = (cwd: string, ...args: string[]) => execFileSync('openssl', args
 /**
  * Client certificates an attacker might hold, made with openssl in `dir`: one from a CA of its
  * own, one from the project CA for an identity that is not allow-listed, one that has expired,
- * and one whose URI SAN names another service than its CN.
+ * one with the consumer's CN but a SPIFFE ID of another trust domain, one with two SPIFFE IDs,
+ * one with the CN alone, and one with the right SPIFFE ID but made for servers only.
  */
 function makeAttackerCertificates(dir: string) {
   const caKey = path.join(certsDir, 'ca.key');
   const caCert = path.join(certsDir, 'ca.crt');
   const newKey = (name: string, cn: string) =>
     openssl(dir, 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-sha256', '-subj', `/O=tenant-sync/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-  const extensions = (name: string, san: string) =>
+  const extensions = (name: string, san: string, usage = 'clientAuth') =>
     writeFileSync(
       path.join(dir, `${name}.ext`),
-      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\nsubjectAltName=${san}\n`,
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\nsubjectAltName=${san}\n`,
     );
   const signWith = (name: string, ca: string, key: string) =>
     openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', ca, '-CAkey', key, '-set_serial', String(Date.now()), '-sha256', '-days', '30', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
@@ -38,18 +39,33 @@ function makeAttackerCertificates(dir: string) {
     '-subj', '/O=evil/CN=evil CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
     '-keyout', 'evil-ca.key', '-out', 'evil-ca.crt');
   newKey('other-ca', 'consumer');
-  extensions('other-ca', 'URI:spiffe://tenant-sync/consumer');
+  extensions('other-ca', 'URI:spiffe://tenant-sync.local/consumer');
   signWith('other-ca', 'evil-ca.crt', 'evil-ca.key');
 
   // The project CA, an identity nobody allow-listed.
   newKey('not-listed', 'intruder');
-  extensions('not-listed', 'URI:spiffe://tenant-sync/intruder');
+  extensions('not-listed', 'URI:spiffe://tenant-sync.local/intruder');
   signWith('not-listed', caCert, caKey);
 
-  // The project CA, the consumer's name, but a URI SAN for another service.
+  // The project CA, the consumer's CN and last path segment, but another trust domain.
   newKey('san-mismatch', 'consumer');
-  extensions('san-mismatch', 'URI:spiffe://tenant-sync/relay');
+  extensions('san-mismatch', 'URI:spiffe://evil.example/consumer');
   signWith('san-mismatch', caCert, caKey);
+
+  // The project CA, the consumer's SPIFFE ID and another one: which is it?
+  newKey('two-ids', 'consumer');
+  extensions('two-ids', 'URI:spiffe://tenant-sync.local/consumer,URI:spiffe://tenant-sync.local/relay');
+  signWith('two-ids', caCert, caKey);
+
+  // The project CA, the consumer's CN and no SPIFFE ID: the CN is not an identity.
+  newKey('cn-only', 'consumer');
+  extensions('cn-only', 'DNS:consumer');
+  signWith('cn-only', caCert, caKey);
+
+  // The project CA, the consumer's SPIFFE ID, but a server certificate (as whoever terminates TLS for :8002 holds).
+  newKey('server-only', 'consumer');
+  extensions('server-only', 'DNS:localhost,URI:spiffe://tenant-sync.local/consumer', 'serverAuth');
+  signWith('server-only', caCert, caKey);
 
   // The project CA, the consumer's name, valid only on one day in 2020: `openssl ca` sets both dates.
   newKey('expired', 'consumer');
@@ -84,7 +100,7 @@ describe('mTLS listener under attack', () => {
 
   beforeAll(async () => {
     makeAttackerCertificates(dir);
-    consumer = agentWith('consumer', certsDir);
+    consumer = agentWith('consumer-client', certsDir);
     source = await buildSource(infra);
     await source.internalServer.listen({ host: '127.0.0.1', port: 0 });
     port = (source.internalServer.server.address() as AddressInfo).port;
@@ -159,8 +175,8 @@ describe('mTLS listener under attack', () => {
         port,
         servername: 'localhost',
         ca,
-        cert: readFileSync(path.join(certsDir, 'consumer.crt')),
-        key: readFileSync(path.join(certsDir, 'consumer.key')),
+        cert: readFileSync(path.join(certsDir, 'consumer-client.crt')),
+        key: readFileSync(path.join(certsDir, 'consumer-client.key')),
         minVersion: 'TLSv1',
         maxVersion: 'TLSv1.1',
       });
@@ -176,7 +192,9 @@ describe('mTLS listener under attack', () => {
   describe('an authenticated peer is refused at the application', () => {
     it.each([
       ['a project CA certificate whose identity is not allow-listed', 'not-listed', { 'x-consumer-id': 'intruder', 'x-tenant-id': a.id }, 401],
-      ['a certificate whose URI SAN names another service', 'san-mismatch', asConsumer(a.id), 401],
+      ["the consumer's CN with a SPIFFE ID of another trust domain", 'san-mismatch', asConsumer(a.id), 401],
+      ['two SPIFFE IDs in one certificate', 'two-ids', asConsumer(a.id), 401],
+      ["the consumer's CN and no SPIFFE ID", 'cn-only', asConsumer(a.id), 401],
       ['X-Consumer-ID that differs from the certificate', 'consumer', { 'x-consumer-id': 'relay', 'x-tenant-id': a.id }, 401],
       ['no X-Consumer-ID', 'consumer', { 'x-tenant-id': a.id }, 401],
       ['no X-Tenant-ID', 'consumer', { 'x-consumer-id': 'consumer' }, 403],
@@ -217,6 +235,19 @@ describe('mTLS listener under attack', () => {
     });
   });
 
+  it.each([
+    ['a server certificate that carries the consumer SPIFFE ID', 'server-only', dir],
+    ["the consumer's own :8002 server certificate", 'consumer', certsDir],
+  ])('refuses %s: a server identity is not a client identity', async (_name, certificate, from) => {
+    await unchanged(async () => {
+      const outcome = await call(agentWith(certificate, from), `/internal/sync/user/${userOfA}`, asConsumer(a.id)).then(
+        ({ status }) => status,
+        () => 'handshake refused',
+      );
+      expect([401, 'handshake refused']).toContain(outcome);
+    });
+  });
+
   it('still knows the client on a resumed TLS session, and still refuses one that is not allow-listed', async () => {
     const ask = (name: string, from: string, consumerId: string, session?: Buffer) =>
       new Promise<{ status: string; reused: boolean; session: Buffer | undefined }>((resolve, reject) => {
@@ -239,9 +270,9 @@ describe('mTLS listener under attack', () => {
         socket.once('end', () => resolve({ status: answer.slice(9, 12), reused: socket.isSessionReused(), session: ticket }));
         socket.once('error', reject);
       });
-    const first = await ask('consumer', certsDir, 'consumer');
+    const first = await ask('consumer-client', certsDir, 'consumer');
     expect(first).toMatchObject({ status: '200', reused: false });
-    const resumed = await ask('consumer', certsDir, 'consumer', first.session);
+    const resumed = await ask('consumer-client', certsDir, 'consumer', first.session);
     expect(resumed).toMatchObject({ status: '200', reused: true });
     const intruder = await ask('not-listed', dir, 'intruder');
     const intruderResumed = await ask('not-listed', dir, 'intruder', intruder.session);

@@ -16,7 +16,7 @@ describe('Reference API on the mTLS listener', () => {
   let baseUrl: string;
   let userOfA: string;
   const admin = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
-  const consumerAgent = new Agent({ connect: { ca: read('ca.crt'), cert: read('consumer.crt'), key: read('consumer.key') } });
+  const consumerAgent = new Agent({ connect: { ca: read('ca.crt'), cert: read('consumer-client.crt'), key: read('consumer-client.key') } });
   const anonymousAgent = new Agent({ connect: { ca: read('ca.crt') } });
 
   beforeAll(async () => {
@@ -113,6 +113,18 @@ describe('Reference API on the mTLS listener', () => {
     ['a suspended tenant', { 'x-consumer-id': 'consumer', 'x-tenant-id': suspended.id }, 403],
   ])('refuses %s', async (_name, headers, status) => {
     expect((await get(`/internal/sync/user/${userOfA}`, headers)).status).toBe(status);
+  });
+
+  it('refuses an organisation the moment it is suspended: the Reference API adds no cache of its own', async () => {
+    const org = '33333333-3333-4333-8333-333333333333';
+    await admin`INSERT INTO organizations (id, name) VALUES (${org}, 'Soon suspended') ON CONFLICT (id) DO UPDATE SET status = 'ACTIVE'`;
+    try {
+      expect((await get('/internal/sync/user', asConsumer(org))).status).toBe(200);
+      await admin`UPDATE organizations SET status = 'SUSPENDED' WHERE id = ${org}`;
+      expect((await get('/internal/sync/user', asConsumer(org))).status).toBe(403);
+    } finally {
+      await admin`DELETE FROM organizations WHERE id = ${org}`;
+    }
   });
 
   it('does not complete a handshake without a client certificate', async () => {

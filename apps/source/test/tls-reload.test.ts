@@ -23,7 +23,7 @@ function handshake(port: number, clientCertificate: boolean): Promise<Handshake>
       servername: 'localhost',
       ca: readFileSync(path.join(certsDir, 'ca.crt')),
       ...(clientCertificate
-        ? { cert: readFileSync(path.join(certsDir, 'consumer.crt')), key: readFileSync(path.join(certsDir, 'consumer.key')) }
+        ? { cert: readFileSync(path.join(certsDir, 'consumer-client.crt')), key: readFileSync(path.join(certsDir, 'consumer-client.key')) }
         : {}),
     });
     socket.once('secureConnect', () => {

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { commaList, jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { commaList, filePath, jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
 import { loadConfig } from './load-config.ts';
 
 export const consumerConfigSchema = Type.Object({
@@ -17,6 +17,9 @@ export const consumerConfigSchema = Type.Object({
   KAFKA_GROUP_INSTANCE_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 249 })),
   PUBLIC_HOST: Type.String({ default: '0.0.0.0' }),
   PUBLIC_PORT: port(8002),
+  /** The consumer's client identity on the Reference API (clientAuth, its SPIFFE ID in a URI SAN); never served on :8002. */
+  TLS_CLIENT_CERT_FILE: filePath('consumer-client.crt'),
+  TLS_CLIENT_KEY_FILE: filePath('consumer-client.key'),
   SOURCE_INTERNAL_URL: Type.String({ pattern: '^https://', default: 'https://localhost:8441' }),
   CONSUMER_ID: Type.String({ minLength: 1, default: 'consumer' }),
   FETCH_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),

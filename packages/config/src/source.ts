@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { commaList, jwt, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { jwt, logging, operations, port, postgresUrl, tls } from './fields.ts';
 import { loadConfig } from './load-config.ts';
 
 export const sourceConfigSchema = Type.Object({
@@ -11,9 +11,14 @@ export const sourceConfigSchema = Type.Object({
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   PUBLIC_HOST: Type.String({ default: '0.0.0.0' }),
   PUBLIC_PORT: port(8001),
-  INTERNAL_HOST: Type.String({ default: '0.0.0.0' }),
+  /** Loopback by default: the cross-tenant Reference API is opened to a network on purpose, not by accident. */
+  INTERNAL_HOST: Type.String({ default: '127.0.0.1' }),
   INTERNAL_PORT: port(8441),
-  MTLS_ALLOWED_CLIENTS: commaList('consumer'),
+  /** SPIFFE IDs (URI SAN of the client certificate, matched exactly) allowed on the Reference API. */
+  MTLS_ALLOWED_CLIENTS: Type.String({
+    pattern: '^spiffe://[^,\\s]+(\\s*,\\s*spiffe://[^,\\s]+)*$',
+    default: 'spiffe://tenant-sync.local/consumer',
+  }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10_485_760, default: 65_536 }),
 });
 

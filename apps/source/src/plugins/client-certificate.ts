@@ -5,7 +5,7 @@ import { isOrgId, ReferenceHeaders } from '@tenant-sync/contracts';
 import { peerIdentity } from '@tenant-sync/tls';
 
 export interface ClientCertificateOptions {
-  /** Client identities (certificate CN) allowed to call. */
+  /** Client identities allowed to call: SPIFFE IDs, matched exactly. */
   allowedClients: string[];
   /** Status of an organisation, or null when it does not exist. */
   orgStatus: (orgId: string) => Promise<string | null>;
@@ -22,8 +22,10 @@ declare module 'fastify' {
 
 /**
  * Service-to-service authorisation on the mTLS listener. The TLS layer has already refused
- * peers without a certificate from the project CA; here the certificate's identity must be
- * allow-listed, `X-Consumer-ID` must equal it, and `X-Tenant-ID` must name an ACTIVE org.
+ * peers without a certificate from the project CA; here the certificate's identity — the one
+ * SPIFFE ID in its URI SAN, matched exactly; the CN says nothing — must be allow-listed, the
+ * certificate must be meant for clients (EKU clientAuth), `X-Consumer-ID` must equal the last
+ * segment of the SPIFFE ID, and `X-Tenant-ID` must name an ACTIVE org.
  */
 async function clientCertificate(app: FastifyInstance, { allowedClients, orgStatus }: ClientCertificateOptions) {
   const allowed = new Set(allowedClients);
@@ -33,25 +35,26 @@ async function clientCertificate(app: FastifyInstance, { allowedClients, orgStat
   app.addHook('onRequest', async (request, reply) => {
     const socket = request.raw.socket as TLSSocket;
     const identity = socket.authorized ? peerIdentity(socket.getPeerCertificate()) : null;
+    const spiffeIds = identity?.uris.filter((uri) => uri.startsWith('spiffe://')) ?? [];
+    const spiffeId = spiffeIds.length === 1 ? spiffeIds[0] : undefined;
     const refuse = (status: 401 | 403, reason: string) => {
-      request.log.warn({ reason, client: identity?.commonName }, 'internal request refused');
+      request.log.warn({ reason, client: spiffeId ?? identity?.commonName }, 'internal request refused');
       return reply.code(status).send({
         statusCode: status,
         error: status === 401 ? 'Unauthorized' : 'Forbidden',
         message: status === 401 ? 'client not authorised' : 'tenant not allowed',
       });
     };
-    if (!identity?.commonName || !allowed.has(identity.commonName)) return refuse(401, 'certificate identity not allow-listed');
-    if (identity.uris.length > 0 && !identity.uris.some((uri) => uri.endsWith(`/${identity.commonName}`))) {
-      return refuse(401, 'certificate URI SAN does not match its CN');
-    }
-    if (request.headers[ReferenceHeaders.consumerId] !== identity.commonName) return refuse(401, 'X-Consumer-ID does not match the certificate');
+    if (!identity || !spiffeId || !allowed.has(spiffeId)) return refuse(401, 'certificate SPIFFE ID missing, ambiguous or not allow-listed');
+    if (!identity.clientAuth) return refuse(401, 'certificate is not meant for client authentication');
+    const consumerId = spiffeId.slice(spiffeId.lastIndexOf('/') + 1);
+    if (request.headers[ReferenceHeaders.consumerId] !== consumerId) return refuse(401, 'X-Consumer-ID does not match the certificate');
     const tenantId = request.headers[ReferenceHeaders.tenantId];
     if (!isOrgId(tenantId)) return refuse(403, 'X-Tenant-ID missing or not a UUID');
     if ((await orgStatus(tenantId.toLowerCase())) !== 'ACTIVE') return refuse(403, 'organisation unknown or not active');
     request.tenantId = tenantId.toLowerCase();
-    request.consumerId = identity.commonName;
-    request.log = reply.log = request.log.child({ tenantId: request.tenantId, consumerId: identity.commonName });
+    request.consumerId = consumerId;
+    request.log = reply.log = request.log.child({ tenantId: request.tenantId, consumerId });
   });
 }
 
