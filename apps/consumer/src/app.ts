@@ -7,7 +7,7 @@ import type { ConsumerConfig } from '@tenant-sync/config';
 import { pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createHttpsServer, registerHealthRoutes } from '@tenant-sync/http';
 import { cacheMemberships, tenantAuthPlugin, tokenVerifierFromSettings, type LookupMembership } from '@tenant-sync/tenant-auth';
-import type { TlsMaterial } from '@tenant-sync/tls';
+import { serverTlsOptions, type TlsMaterial } from '@tenant-sync/tls';
 import { cacheUserRoutes } from './routes/cache-users.ts';
 
 export interface CacheServerDependencies {
@@ -26,9 +26,10 @@ export async function buildCacheServer({ config, db, logger, tls, lookupMembersh
   const app = await createHttpsServer({
     listener: 'public',
     logger,
-    https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
+    https: serverTlsOptions(tls),
     openapi: { title: 'tenant-sync cache API', description: "The consumer's copy of each tenant's users (bearer JWT)." },
     metrics: registry,
+    timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, keepAliveMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS },
   });
   await app.register(helmet);
   await app.register(sensible);

@@ -3,7 +3,7 @@ import { configOrExit, loadConsumerConfig, splitList } from '@tenant-sync/config
 import { createDatabase, pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics, kafkaReadiness, PartitionAssigners } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
-import { loadTlsMaterial, watchTlsMaterial } from '@tenant-sync/tls';
+import { loadTlsMaterial, serverTlsOptions, watchTlsMaterial } from '@tenant-sync/tls';
 import { buildCacheServer } from './app.ts';
 import { createConsumerMetrics } from './metrics.ts';
 import { scheduleReconciliation } from './reconcile.ts';
@@ -92,7 +92,7 @@ const cacheServer = await buildCacheServer({ config, db, logger, tls, registry, 
 const tlsWatcher = watchTlsMaterial(tlsFiles, {
   logger,
   initial: tls,
-  onReload: (material) => (cacheServer.server as HttpsServer).setSecureContext({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' }),
+  onReload: (material) => (cacheServer.server as HttpsServer).setSecureContext(serverTlsOptions(material)),
 });
 const clientTlsWatcher = watchTlsMaterial(clientTlsFiles, { logger, initial: clientTls, onReload: (material) => reference.useTls(material) });
 const opsServer = buildOpsServer({

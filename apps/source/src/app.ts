@@ -7,7 +7,7 @@ import { splitList, type SourceConfig } from '@tenant-sync/config';
 import { pingDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { createHttpsServer, registerHealthRoutes } from '@tenant-sync/http';
 import { cacheMemberships, tenantAuthPlugin, tokenVerifierFromSettings } from '@tenant-sync/tenant-auth';
-import type { TlsMaterial } from '@tenant-sync/tls';
+import { serverTlsOptions, type TlsMaterial } from '@tenant-sync/tls';
 import { clientCertificatePlugin } from './plugins/client-certificate.ts';
 import { referenceRoutes } from './routes/internal/index.ts';
 import { userRoutes } from './routes/users/index.ts';
@@ -31,9 +31,10 @@ export async function buildPublicServer({ config, db, logger, tls, registry }: S
     listener: 'public',
     logger,
     openapi: { title: 'tenant-sync public API', description: "Users of the caller's tenant (bearer JWT)." },
-    https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
+    https: serverTlsOptions(tls),
     bodyLimit: config.BODY_LIMIT_BYTES,
     metrics: registry,
+    timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, keepAliveMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS },
   });
   await app.register(helmet);
   await app.register(sensible);
@@ -57,9 +58,10 @@ export async function buildInternalServer({ config, db, logger, tls, registry }:
     listener: 'internal',
     logger,
     openapi: { title: 'tenant-sync Reference API', description: 'Entities by reference for allow-listed services (mTLS, X-Tenant-ID, X-Consumer-ID).' },
-    https: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+    https: { ...serverTlsOptions(tls, { verifyClients: true }), requestCert: true, rejectUnauthorized: true },
     bodyLimit: config.BODY_LIMIT_BYTES,
     metrics: registry,
+    timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, keepAliveMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS },
   });
   await app.register(helmet);
 

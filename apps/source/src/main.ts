@@ -2,7 +2,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { configOrExit, loadSourceConfig } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
-import { loadTlsMaterial, watchTlsMaterial } from '@tenant-sync/tls';
+import { loadTlsMaterial, serverTlsOptions, watchTlsMaterial } from '@tenant-sync/tls';
 import { buildInternalServer, buildPublicServer } from './app.ts';
 
 const config = configOrExit('source', () => loadSourceConfig());
@@ -17,13 +17,13 @@ const deps = { config, db, logger, tls, registry };
 const publicServer = await buildPublicServer(deps);
 const internalServer = await buildInternalServer(deps);
 // New certificates (file change or SIGHUP) apply to new handshakes; setSecureContext replaces
-// every context option, so the CA that verifies client certificates is passed again.
+// every context option, so protocol, suites and the CA that verifies clients are passed again.
 const tlsWatcher = watchTlsMaterial(tlsFiles, {
   logger,
   initial: tls,
-  onReload: ({ key, cert, ca }) => {
-    (publicServer.server as HttpsServer).setSecureContext({ key, cert, minVersion: 'TLSv1.2' });
-    (internalServer.server as HttpsServer).setSecureContext({ key, cert, ca, minVersion: 'TLSv1.2' });
+  onReload: (material) => {
+    (publicServer.server as HttpsServer).setSecureContext(serverTlsOptions(material));
+    (internalServer.server as HttpsServer).setSecureContext(serverTlsOptions(material, { verifyClients: true }));
   },
 });
 const opsServer = buildOpsServer({

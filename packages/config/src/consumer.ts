@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { commaList, filePath, jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { commaList, filePath, httpTimeouts, jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
 import { loadConfig } from './load-config.ts';
 
 export const consumerConfigSchema = Type.Object({
@@ -7,6 +7,7 @@ export const consumerConfigSchema = Type.Object({
   ...operations(9103),
   ...tls('consumer'),
   ...jwt,
+  ...httpTimeouts,
   ...kafka,
   CONSUMER_DATABASE_URL: postgresUrl('postgres://consumer_app:consumer_app@127.0.0.1:5432/consumer_db'),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),

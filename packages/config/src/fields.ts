@@ -51,6 +51,12 @@ export const jwt = {
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 300_000, default: 5_000 }),
 };
 
+/** Timeouts of every HTTPS listener: a slow or idle client cannot hold a socket for ever. */
+export const httpTimeouts = {
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 30_000 }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 5_000 }),
+};
+
 export const tls = (certName: string) => ({
   TLS_CA_FILE: filePath('ca.crt'),
   TLS_CERT_FILE: filePath(`${certName}.crt`),

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { jwt, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { httpTimeouts, jwt, logging, operations, port, postgresUrl, tls } from './fields.ts';
 import { loadConfig } from './load-config.ts';
 
 export const sourceConfigSchema = Type.Object({
@@ -7,6 +7,7 @@ export const sourceConfigSchema = Type.Object({
   ...operations(9101),
   ...tls('source'),
   ...jwt,
+  ...httpTimeouts,
   SOURCE_DATABASE_URL: postgresUrl('postgres://source_app:source_app@127.0.0.1:5432/source_db'),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   PUBLIC_HOST: Type.String({ default: '0.0.0.0' }),

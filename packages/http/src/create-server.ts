@@ -31,7 +31,18 @@ export interface HttpsServerOptions {
   pressure?: LoadShedding;
   /** Where `http_request_duration_seconds` is registered; none when omitted (tests). */
   metrics?: Registry | undefined;
+  timeouts?: HttpTimeouts;
 }
+
+export interface HttpTimeouts {
+  /** The whole request, headers and body, must arrive within this; a trickled body is cut off. */
+  requestMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveMs: number;
+}
+
+/** A slow client may hold a socket this long at most; headers get a third of it (at most 10 s). */
+const defaultTimeouts: HttpTimeouts = { requestMs: 30_000, keepAliveMs: 5_000 };
 
 export interface LoadShedding {
   /** Event-loop delay beyond which requests are refused. */
@@ -72,11 +83,22 @@ const buildValidator: BuildCompilerFromPool = (externalSchemas, options) => {
  * `X-Request-ID`, the trace from `traceparent`), one JSON error shape, its OpenAPI document at
  * `/docs/json`, and 503 while closing or while the event loop is overloaded.
  */
-export async function createHttpsServer({ listener, logger, https, bodyLimit = 65_536, openapi, pressure = defaultPressure, metrics }: HttpsServerOptions) {
+export async function createHttpsServer({
+  listener,
+  logger,
+  https,
+  bodyLimit = 65_536,
+  openapi,
+  pressure = defaultPressure,
+  metrics,
+  timeouts = defaultTimeouts,
+}: HttpsServerOptions) {
   const traces = new WeakMap<IncomingMessage, TraceContext>();
   const app = Fastify({
     loggerInstance: logger.child({ listener }) as FastifyBaseLogger,
-    https: https as ServerOptions,
+    // Node checks request timeouts on this interval (30 s by default), so it bounds how late a
+    // trickling request is cut off.
+    https: { ...https, connectionsCheckingInterval: Math.min(30_000, Math.ceil(timeouts.requestMs / 4)) } as ServerOptions,
     bodyLimit,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
@@ -89,10 +111,14 @@ export async function createHttpsServer({ listener, logger, https, bodyLimit = 6
       return parent.child({ ...bindings, traceId: trace.traceId }, options);
     },
     return503OnClosing: true,
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
     schemaController: { compilersFactory: { buildValidator } },
     // A path parameter may carry a whole subject (up to 128 characters), e.g. the Reference API's membership route.
     routerOptions: { maxParamLength: 256 },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.headersTimeout = Math.min(10_000, Math.ceil(timeouts.requestMs / 3));
   await app.register(underPressure, {
     maxEventLoopDelay: pressure.maxEventLoopDelayMs,
     maxEventLoopUtilization: pressure.maxEventLoopUtilization,

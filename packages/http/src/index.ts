@@ -1,3 +1,3 @@
-export { createHttpsServer, type HttpsServerOptions } from './create-server.ts';
+export { createHttpsServer, type HttpsServerOptions, type HttpTimeouts } from './create-server.ts';
 export { ErrorResponse } from './error-response.ts';
 export { registerHealthRoutes } from './health-routes.ts';

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:tls';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -8,7 +10,8 @@ import { Type } from 'typebox';
 import { createHttpsServer, type HttpsServerOptions } from '../src/index.ts';
 
 const certs = fileURLToPath(new URL('../../../certs/', import.meta.url));
-const https = { key: readFileSync(`${certs}source.key`), cert: readFileSync(`${certs}source.crt`) };
+const material = { key: readFileSync(`${certs}source.key`), cert: readFileSync(`${certs}source.crt`), ca: readFileSync(`${certs}ca.crt`) };
+const https = { key: material.key, cert: material.cert };
 const openapi = { title: 'test API', description: 'for the tests' };
 
 function captureLogs() {
@@ -102,5 +105,35 @@ describe('createHttpsServer', () => {
     expect(shed.statusCode).toBe(503);
     expect(shed.headers['retry-after']).toBe('5');
     expect(shed.json()).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+  });
+});
+
+describe('the socket limits of every listener', () => {
+  const listen = async (options: Partial<HttpsServerOptions> = {}) => {
+    const server = await build({ logger: pino({ level: 'silent' }), ...options });
+    server.post('/echo', async (request) => request.body);
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    return (server.server.address() as AddressInfo).port;
+  };
+  it('cuts off a body trickled slower than the request timeout', async () => {
+    const port = await listen({ timeouts: { requestMs: 1_000, keepAliveMs: 1_000 } });
+    const started = Date.now();
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: material.ca }, () => {
+        socket.write('POST /echo HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{');
+        const trickle = setInterval(() => socket.write(' '), 200);
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.once('close', () => {
+          clearInterval(trickle);
+          resolve(answer.split('\r\n')[0] ?? '');
+        });
+      });
+      socket.once('error', () => {});
+      setTimeout(() => resolve('still open after 10 s'), 10_000).unref();
+    });
+    expect(outcome).not.toBe('still open after 10 s');
+    expect(outcome === '' || outcome.startsWith('HTTP/1.1 408')).toBe(true);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
