@@ -9,7 +9,15 @@ import { ConfigError, loadOperatorConfig, type OperatorConfig } from '@tenant-sy
 import { isOrgId } from '@tenant-sync/contracts';
 import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { createKafka } from '@tenant-sync/kafka';
-import { readDeadLetters, replayDeadLetter } from './tenant/dead-letters.ts';
+import {
+  matchesFilter,
+  readDeadLetter,
+  readDeadLetters,
+  replayDeadLetters,
+  replayRefusal,
+  type DeadLetter,
+  type DeadLetterFilter,
+} from './tenant/dead-letters.ts';
 import {
   addMember,
   asOperator,
@@ -24,6 +32,7 @@ import {
   removeMember,
   setOrgStatus,
 } from './tenant/operator-queries.ts';
+import { terminalSafe, terminalSafeLines } from './tenant/terminal-text.ts';
 
 const usage = `usage: npm run tenant -- <command> [arguments]
 
@@ -37,8 +46,14 @@ const usage = `usage: npm run tenant -- <command> [arguments]
                                         add a member, or reactivate one with the given role
   remove-member <org-id> <subject>      remove a member
   outbox [--limit <n>]                  outbox rows per tenant (pending, leased, parked) and the parked ones
-  dlq [--limit <n>]                     dead letters of the consumer, newest last, with their reasons
-  replay <partition>:<offset>           publish a dead letter again to its original topic, after a fix
+  dlq [--limit <n>]                     the last dead letters of the consumer, newest last, with their reasons
+  replay <partition>:<offset>           publish one dead letter again to KAFKA_TOPIC, after a fix
+  replay [--reason <code>] [--org <uuid>] [--since <ISO time>] [--until <ISO time>]
+                                        publish again every dead letter matching all the filters given
+                                        (one at least): --reason is the dlq-code or the whole dlq-reason;
+                                        --since (inclusive) and --until bound the dead letter's timestamp
+                                        A replay refuses a letter that is not a valid event or that came
+                                        from a topic other than KAFKA_TOPIC, and then exits 1.
   audit [--limit <n>]                   the newest entries of the operator audit log
 
 Environment: OPERATOR_DATABASE_URL, OPERATOR_NAME (defaults to your login name), KAFKA_BROKERS,
@@ -49,7 +64,7 @@ class UsageError extends Error {}
 function table(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return '(none)';
   const columns = Object.keys(rows[0] as object);
-  const cell = (value: unknown) => (value instanceof Date ? value.toISOString() : value === null || value === undefined ? '—' : String(value));
+  const cell = (value: unknown) => terminalSafe(value instanceof Date ? value.toISOString() : value === null || value === undefined ? '—' : String(value));
   const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row[column]).length)));
   const line = (values: string[]) => values.map((value, index) => value.padEnd(widths[index] as number)).join('  ').trimEnd();
   return [line(columns), line(widths.map((width) => '─'.repeat(width))), ...rows.map((row) => line(columns.map((column) => cell(row[column]))))].join('\n');
@@ -68,6 +83,36 @@ function limitOption(value: string | undefined, fallback: number): number {
   return limit;
 }
 
+function timeOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const time = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(time)) throw new UsageError(`--${name} must be an ISO time such as 2025-01-31T12:00:00Z, got ${JSON.stringify(value)}`);
+  return time;
+}
+
+/** The bulk replay's filters, or null when none is given. */
+function filterOptions(values: { reason?: string | undefined; org?: string | undefined; since?: string | undefined; until?: string | undefined }): DeadLetterFilter | null {
+  if (values.reason === '') throw new UsageError('--reason must not be empty');
+  const filter: DeadLetterFilter = {
+    reason: values.reason,
+    orgId: values.org === undefined ? undefined : orgArgument(values.org),
+    since: timeOption('since', values.since),
+    until: timeOption('until', values.until),
+  };
+  if (filter.since !== undefined && filter.until !== undefined && filter.since >= filter.until) throw new UsageError('--since must be before --until');
+  return Object.values(filter).some((value) => value !== undefined) ? filter : null;
+}
+
+const position = (letter: DeadLetter) => `${letter.partition}:${letter.offset}`;
+
+// On a terminal only: the carriage return would garble a log file.
+const progress = (topic: string) => (read: number, total: number) => {
+  if (process.stderr.isTTY) process.stderr.write(`\rreading ${topic}: ${read}/${total}`);
+};
+const endProgress = () => {
+  if (process.stderr.isTTY) process.stderr.write('\n');
+};
+
 function parseOptions(argv: string[]) {
   try {
     return parseArgs({
@@ -79,6 +124,10 @@ function parseOptions(argv: string[]) {
         admin: { type: 'string' },
         role: { type: 'string' },
         limit: { type: 'string' },
+        reason: { type: 'string' },
+        org: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -99,6 +148,33 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
   const db = createDatabase<SourceDatabase>({ url: config.OPERATOR_DATABASE_URL, poolSize: 1, applicationName: 'tenant-admin' });
   const kafka = () => createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-admin', logger: pino({ level: 'error' }) });
   const act = <T>(work: Parameters<typeof asOperator<T>>[2]) => asOperator(db, operator, work);
+
+  async function replayMatching(filter: DeadLetterFilter) {
+    const { letters } = await readDeadLetters(kafka(), config.KAFKA_DLQ_TOPIC, { onProgress: progress(config.KAFKA_DLQ_TOPIC) });
+    endProgress();
+    const matching = letters.filter((letter) => matchesFilter(letter, filter)).map((letter) => ({ letter, refusal: replayRefusal(letter, config.KAFKA_TOPIC) }));
+    const accepted = matching.filter(({ refusal }) => refusal === null).map(({ letter }) => letter);
+    const refused = matching.flatMap(({ letter, refusal }) => (refusal === null ? [] : [{ position: position(letter), refusal: terminalSafe(refusal) }]));
+    // One row for the run, logged first like a single replay; message text kept as printed.
+    await act((trx) => audit(trx, operator, 'replay dead letters', filter.orgId ?? null, {
+      filter: {
+        reason: filter.reason && terminalSafe(filter.reason),
+        org: filter.orgId,
+        since: filter.since === undefined ? undefined : new Date(filter.since).toISOString(),
+        until: filter.until === undefined ? undefined : new Date(filter.until).toISOString(),
+      },
+      matched: matching.length,
+      replayed: accepted.length,
+      refused: refused.length,
+      positions: accepted.map(position),
+      refusals: refused,
+    }));
+    await replayDeadLetters(kafka(), config.KAFKA_TOPIC, accepted);
+    out(`replayed ${accepted.length} and refused ${refused.length} of ${matching.length} matching dead letters in ${config.KAFKA_DLQ_TOPIC}, to ${config.KAFKA_TOPIC}`);
+    for (const { position, refusal } of refused) out(`  refused ${position}: ${refusal}`);
+    if (refused.length > 0) throw new OperatorError(`refused ${refused.length} of ${matching.length} matching dead letters`);
+  }
+
   try {
     switch (command) {
       case 'orgs':
@@ -162,34 +238,45 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
       }
       case 'dlq': {
         const limit = limitOption(values.limit, 20);
-        const letters = await readDeadLetters(kafka(), config.KAFKA_DLQ_TOPIC, (read, total) => process.stderr.write(`\rreading ${config.KAFKA_DLQ_TOPIC}: ${read}/${total}`));
-        process.stderr.write('\n');
-        await act((trx) => audit(trx, operator, 'read dead letters', null, { count: letters.length }));
-        out(`${letters.length} dead letters in ${config.KAFKA_DLQ_TOPIC}; the last ${Math.min(limit, letters.length)}:`);
-        out(table(letters.slice(-limit).map((letter) => ({
-          position: `${letter.partition}:${letter.offset}`,
+        const { total, letters } = await readDeadLetters(kafka(), config.KAFKA_DLQ_TOPIC, { last: limit, onProgress: progress(config.KAFKA_DLQ_TOPIC) });
+        endProgress();
+        const shown = letters.slice(-limit);
+        await act((trx) => audit(trx, operator, 'read dead letters', null, { count: total, shown: shown.length }));
+        out(`${total} dead letters in ${config.KAFKA_DLQ_TOPIC}; the last ${shown.length}:`);
+        out(table(shown.map((letter) => ({
+          position: position(letter),
           at: letter.at,
+          key: letter.key,
           org: letter.orgId,
           entity: letter.entityId,
           from: letter.original ? `${letter.original.topic}/${letter.original.partition}:${letter.original.offset}` : null,
+          code: letter.code,
           reason: letter.reason,
         }))));
         break;
       }
       case 'replay': {
+        const filter = filterOptions(values);
+        if (rest.length === 0 && filter) {
+          await replayMatching(filter);
+          break;
+        }
         const match = /^(\d+):(\d+)$/.exec(rest[0] ?? '');
-        if (!match) throw new UsageError('replay needs <partition>:<offset> of a dead letter (see: npm run tenant -- dlq)');
-        const [, partition, offset] = match;
-        const letters = await readDeadLetters(kafka(), config.KAFKA_DLQ_TOPIC, (read, total) => process.stderr.write(`\rreading ${config.KAFKA_DLQ_TOPIC}: ${read}/${total}`));
-        process.stderr.write('\n');
-        const letter = letters.find((candidate) => candidate.partition === Number(partition) && candidate.offset === offset);
+        if (!match || rest.length > 1 || filter) {
+          throw new UsageError('replay needs <partition>:<offset> of a dead letter (see: npm run tenant -- dlq), or filters: --reason, --org, --since, --until');
+        }
+        const partition = Number(match[1]);
+        const offset = String(BigInt(match[2] as string));
+        const letter = await readDeadLetter(kafka(), config.KAFKA_DLQ_TOPIC, partition, offset);
         if (!letter) throw new OperatorError(`no dead letter at ${partition}:${offset} in ${config.KAFKA_DLQ_TOPIC}`);
+        const refusal = replayRefusal(letter, config.KAFKA_TOPIC);
+        if (refusal) throw new OperatorError(`refused to replay ${position(letter)}: ${refusal}`);
         // Logged first: an operator action that fails half-way is still on record.
         await act((trx) => audit(trx, operator, 'replay dead letter', letter.orgId && isOrgId(letter.orgId) ? letter.orgId : null, {
-          position: `${partition}:${offset}`, reason: letter.reason, entity: letter.entityId,
+          position: position(letter), reason: terminalSafe(letter.reason), entity: letter.entityId && terminalSafe(letter.entityId),
         }));
-        const topic = await replayDeadLetter(kafka(), letter);
-        out(`replayed ${partition}:${offset} (${letter.reason}) to ${topic}`);
+        await replayDeadLetters(kafka(), config.KAFKA_TOPIC, [letter]);
+        out(`replayed ${position(letter)} (${letter.reason}) to ${config.KAFKA_TOPIC}`);
         break;
       }
       case 'audit':
@@ -212,24 +299,25 @@ function safeUrl(url: string): string {
 try {
   const config = loadOperatorConfig();
   try {
-    await run(process.argv.slice(2), config, (line) => console.log(line));
+    // Whatever is printed may hold text from Kafka messages: nothing reaches the terminal raw.
+    await run(process.argv.slice(2), config, (line) => console.log(terminalSafeLines(line)));
   } catch (error) {
     if (error instanceof UsageError) throw error;
     if (error instanceof OperatorError) {
-      console.error(`tenant: ${error.message}`);
+      console.error(`tenant: ${terminalSafeLines(error.message)}`);
       process.exit(1);
     }
     const code = (error as { code?: string }).code;
     if (code === 'ECONNREFUSED' || code === '28P01' || code === '3D000') {
-      console.error(`tenant: cannot use the operator database at ${safeUrl(config.OPERATOR_DATABASE_URL)}: ${(error as Error).message}`);
+      console.error(`tenant: cannot use the operator database at ${safeUrl(config.OPERATOR_DATABASE_URL)}: ${terminalSafeLines((error as Error).message)}`);
     } else {
-      console.error(`tenant: ${(error as Error).message}`);
+      console.error(`tenant: ${terminalSafeLines((error as Error).message)}`);
     }
     process.exit(1);
   }
 } catch (error) {
   if (error instanceof UsageError) {
-    console.error(`tenant: ${(error as Error).message}\n\n${usage}`);
+    console.error(`tenant: ${terminalSafeLines((error as Error).message)}\n\n${usage}`);
     process.exit(2);
   }
   if (error instanceof ConfigError) {

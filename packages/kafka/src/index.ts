@@ -13,3 +13,4 @@ export {
 export { ensureTopics, type TopicSpec } from './topics.ts';
 export { flattenHeaders, readTopicToEnd, type StoredMessage } from './read-to-end.ts';
 export { kafkaReadiness, type KafkaReadiness } from './readiness.ts';
+export { readFromOffsets, type OffsetRange } from './read-from-offsets.ts';
