@@ -4,7 +4,8 @@
 import path from 'node:path';
 import postgres from 'postgres';
 import { DEFAULT_ORG_ID, DEMO_ORG_ID } from '@tenant-sync/contracts';
-import { provisionDatabases, withDatabase } from '@tenant-sync/migrations';
+import { developmentPasswords } from '@tenant-sync/config';
+import { APP_ROLES, provisionDatabases, withDatabase } from '@tenant-sync/migrations';
 import { canConnect, localDir, startEmbeddedPostgres, type RunningPostgres } from '@tenant-sync/local-infra';
 
 export const seededTenants = [
@@ -24,7 +25,9 @@ async function main() {
     adminUrl = embedded.adminUrl;
   }
   try {
-    await provisionDatabases({ adminUrl, sourceDatabase: 'source_db', consumerDatabase: 'consumer_db', log: console.log });
+    // Random passwords, kept in git-ignored files the apps read by default (DATABASE_PASSWORD_FILE).
+    const passwords = developmentPasswords(Object.values(APP_ROLES));
+    await provisionDatabases({ adminUrl, sourceDatabase: 'source_db', consumerDatabase: 'consumer_db', passwords, log: console.log });
     const sql = postgres(withDatabase(adminUrl, 'source_db'), { max: 1, onnotice: () => {} });
     try {
       for (const tenant of seededTenants) {

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { commaList, filePath, httpTimeouts, jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { databasePasswordFile, withDatabasePassword } from './database-password.ts';
 import { loadConfig } from './load-config.ts';
 
 export const consumerConfigSchema = Type.Object({
@@ -9,7 +10,8 @@ export const consumerConfigSchema = Type.Object({
   ...jwt,
   ...httpTimeouts,
   ...kafka,
-  CONSUMER_DATABASE_URL: postgresUrl('postgres://consumer_app:consumer_app@127.0.0.1:5432/consumer_db'),
+  CONSUMER_DATABASE_URL: postgresUrl('postgres://consumer_app@127.0.0.1:5432/consumer_db'),
+  ...databasePasswordFile('consumer_app'),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   KAFKA_GROUP_ID: Type.String({ minLength: 1, default: 'tenant-sync-consumer' }),
   /** How long a silent member stays in the group: the time to fail its partitions over. */
@@ -40,4 +42,4 @@ export const consumerConfigSchema = Type.Object({
 export type ConsumerConfig = Readonly<Static<typeof consumerConfigSchema>>;
 
 export const loadConsumerConfig = (env: NodeJS.ProcessEnv = process.env): ConsumerConfig =>
-  loadConfig(consumerConfigSchema, env);
+  withDatabasePassword(loadConfig(consumerConfigSchema, env), 'CONSUMER_DATABASE_URL');

@@ -5,3 +5,4 @@ export { loadConsumerConfig, consumerConfigSchema, type ConsumerConfig } from '.
 export { loadOperatorConfig, operatorConfigSchema, type OperatorConfig } from './operator.ts';
 export { loadRelayConfig, relayConfigSchema, type RelayConfig } from './relay.ts';
 export { loadSourceConfig, sourceConfigSchema, type SourceConfig } from './source.ts';
+export { developmentPasswords } from './database-password.ts';

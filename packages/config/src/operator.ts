@@ -1,14 +1,15 @@
 import { Type, type Static } from 'typebox';
 import { kafka, postgresUrl } from './fields.ts';
+import { databasePasswordFile, withDatabasePassword } from './database-password.ts';
 import { loadConfig } from './load-config.ts';
 
 /** The admin CLI (`npm run tenant`): the operator's own database role, and Kafka for dead letters. */
 export const operatorConfigSchema = Type.Object({
   ...kafka,
-  OPERATOR_DATABASE_URL: postgresUrl('postgres://tenant_operator:tenant_operator@127.0.0.1:5432/source_db'),
-  OPERATOR_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  OPERATOR_DATABASE_URL: postgresUrl('postgres://tenant_operator@127.0.0.1:5432/source_db'),
+  ...databasePasswordFile('tenant_operator'),
 });
 
 export type OperatorConfig = Readonly<Static<typeof operatorConfigSchema>>;
 
-export const loadOperatorConfig = (env: NodeJS.ProcessEnv = process.env): OperatorConfig => loadConfig(operatorConfigSchema, env);
+export const loadOperatorConfig = (env: NodeJS.ProcessEnv = process.env): OperatorConfig => withDatabasePassword(loadConfig(operatorConfigSchema, env), 'OPERATOR_DATABASE_URL');

@@ -1,12 +1,14 @@
 import { Type, type Static } from 'typebox';
 import { kafka, logging, operations, postgresUrl } from './fields.ts';
+import { databasePasswordFile, withDatabasePassword } from './database-password.ts';
 import { loadConfig } from './load-config.ts';
 
 export const relayConfigSchema = Type.Object({
   ...logging,
   ...operations(9102),
   ...kafka,
-  RELAY_DATABASE_URL: postgresUrl('postgres://relay_app:relay_app@127.0.0.1:5432/source_db'),
+  RELAY_DATABASE_URL: postgresUrl('postgres://relay_app@127.0.0.1:5432/source_db'),
+  ...databasePasswordFile('relay_app'),
   RELAY_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 2_000 }),
   RELAY_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 999, default: 200 }),
   RELAY_LEASE_MS: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 30_000 }),
@@ -19,4 +21,4 @@ export const relayConfigSchema = Type.Object({
 
 export type RelayConfig = Readonly<Static<typeof relayConfigSchema>>;
 
-export const loadRelayConfig = (env: NodeJS.ProcessEnv = process.env): RelayConfig => loadConfig(relayConfigSchema, env);
+export const loadRelayConfig = (env: NodeJS.ProcessEnv = process.env): RelayConfig => withDatabasePassword(loadConfig(relayConfigSchema, env), 'RELAY_DATABASE_URL');

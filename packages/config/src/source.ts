@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { httpTimeouts, jwt, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { databasePasswordFile, withDatabasePassword } from './database-password.ts';
 import { loadConfig } from './load-config.ts';
 
 export const sourceConfigSchema = Type.Object({
@@ -8,7 +9,8 @@ export const sourceConfigSchema = Type.Object({
   ...tls('source'),
   ...jwt,
   ...httpTimeouts,
-  SOURCE_DATABASE_URL: postgresUrl('postgres://source_app:source_app@127.0.0.1:5432/source_db'),
+  SOURCE_DATABASE_URL: postgresUrl('postgres://source_app@127.0.0.1:5432/source_db'),
+  ...databasePasswordFile('source_app'),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   PUBLIC_HOST: Type.String({ default: '0.0.0.0' }),
   PUBLIC_PORT: port(8001),
@@ -25,4 +27,4 @@ export const sourceConfigSchema = Type.Object({
 
 export type SourceConfig = Readonly<Static<typeof sourceConfigSchema>>;
 
-export const loadSourceConfig = (env: NodeJS.ProcessEnv = process.env): SourceConfig => loadConfig(sourceConfigSchema, env);
+export const loadSourceConfig = (env: NodeJS.ProcessEnv = process.env): SourceConfig => withDatabasePassword(loadConfig(sourceConfigSchema, env), 'SOURCE_DATABASE_URL');

@@ -16,13 +16,15 @@ export const APP_ROLES = {
   operator: 'tenant_operator',
 } as const;
 
+export type AppRole = (typeof APP_ROLES)[keyof typeof APP_ROLES];
+
 export interface ProvisionOptions {
   /** A superuser (or a member of the owner role with CREATEDB and CREATEROLE). */
   adminUrl: string;
   sourceDatabase: string;
   consumerDatabase: string;
-  /** Passwords of the app roles; development defaults to the role name. */
-  passwords?: Partial<Record<keyof typeof APP_ROLES, string>>;
+  /** Password of each app role, by role name (setup makes random ones for development); set anew on every run. */
+  passwords: Record<AppRole, string>;
   log?: (line: string) => void;
 }
 
@@ -36,9 +38,7 @@ export async function provisionDatabases(options: ProvisionOptions): Promise<voi
   const admin = postgres(options.adminUrl, { max: 1, onnotice: () => {} });
   try {
     await ensureRole(admin, OWNER_ROLE, null);
-    for (const [app, role] of Object.entries(APP_ROLES)) {
-      await ensureRole(admin, role, options.passwords?.[app as keyof typeof APP_ROLES] ?? role);
-    }
+    for (const role of Object.values(APP_ROLES)) await ensureRole(admin, role, options.passwords[role]);
     await admin`ALTER ROLE ${admin(APP_ROLES.relay)} SET idle_in_transaction_session_timeout = '10s'`;
     await ensureDatabase(admin, options.sourceDatabase, [APP_ROLES.source, APP_ROLES.relay, APP_ROLES.operator], log);
     await ensureDatabase(admin, options.consumerDatabase, [APP_ROLES.consumer], log);

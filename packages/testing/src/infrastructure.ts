@@ -8,7 +8,8 @@ import pino from 'pino';
 import type {} from 'vitest';
 import postgres from 'postgres';
 import { DEFAULT_ORG_ID, DEMO_ORG_ID } from '@tenant-sync/contracts';
-import { dropDatabases, provisionDatabases, withDatabase } from '@tenant-sync/migrations';
+import { developmentPasswords } from '@tenant-sync/config';
+import { APP_ROLES, dropDatabases, type AppRole, provisionDatabases, withDatabase } from '@tenant-sync/migrations';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { canConnect, freePort, startEmbeddedPostgres, startKafkaBroker } from '@tenant-sync/local-infra';
 
@@ -48,10 +49,13 @@ export const testTenants = {
   suspended: { id: '22222222-2222-2222-2222-222222222222', admin: 'suspended-admin', member: 'suspended-member' },
 } as const;
 
-const appRoleUrl = (adminUrl: string, role: string, database: string) => {
+/** The app roles log in with the development passwords setup made (`.local/secrets`). */
+const passwords = developmentPasswords(Object.values(APP_ROLES));
+
+const appRoleUrl = (adminUrl: string, role: AppRole, database: string) => {
   const url = new URL(withDatabase(adminUrl, database));
   url.username = role;
-  url.password = role;
+  url.password = passwords[role];
   return url.toString();
 };
 
@@ -87,7 +91,7 @@ export async function startTestInfrastructure(): Promise<{ infra: TestInfrastruc
     const runId = `${process.pid}_${randomBytes(3).toString('hex')}`;
     const sourceDatabase = `test_${runId}_source`;
     const consumerDatabase = `test_${runId}_consumer`;
-    await provisionDatabases({ adminUrl, sourceDatabase, consumerDatabase });
+    await provisionDatabases({ adminUrl, sourceDatabase, consumerDatabase, passwords });
     stops.push(() => dropDatabases(adminUrl, [sourceDatabase, consumerDatabase]));
     await seedTenants(withDatabase(adminUrl, sourceDatabase));
 
