@@ -1,8 +1,8 @@
 // The operator's admin CLI: `npm run tenant -- <command> …`. It is the one cross-tenant path
-// of the system: it logs in as the tenant_operator role (OPERATOR_DATABASE_URL), which only it
-// uses, and every change it makes is written to operator_audit_log by the database.
+// of the system: it logs in as the operator's own login, a member of the tenant_operator role
+// (OPERATOR_DATABASE_URL), and the database writes every change it makes to operator_audit_log
+// under that login.
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ConfigError, loadOperatorConfig, type OperatorConfig } from '@tenant-sync/config';
@@ -56,7 +56,7 @@ const usage = `usage: npm run tenant -- <command> [arguments]
                                         from a topic other than KAFKA_TOPIC, and then exits 1.
   audit [--limit <n>]                   the newest entries of the operator audit log
 
-Environment: OPERATOR_DATABASE_URL, OPERATOR_NAME (defaults to your login name), KAFKA_BROKERS,
+Environment: OPERATOR_DATABASE_URL (your own login, a member of tenant_operator), DATABASE_PASSWORD_FILE, KAFKA_BROKERS,
 KAFKA_TOPIC, KAFKA_DLQ_TOPIC. Exit status: 0 done, 1 refused or failed, 2 bad usage.`;
 
 class UsageError extends Error {}
@@ -144,10 +144,9 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
     return;
   }
   if (!command) throw new UsageError('a command is required');
-  const operator = config.OPERATOR_NAME ?? os.userInfo().username;
   const db = createDatabase<SourceDatabase>({ url: config.OPERATOR_DATABASE_URL, poolSize: 1, applicationName: 'tenant-admin' });
   const kafka = () => createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-admin', logger: pino({ level: 'error' }) });
-  const act = <T>(work: Parameters<typeof asOperator<T>>[2]) => asOperator(db, operator, work);
+  const act = <T>(work: Parameters<typeof asOperator<T>>[1]) => asOperator(db, work);
 
   async function replayMatching(filter: DeadLetterFilter) {
     const { letters } = await readDeadLetters(kafka(), config.KAFKA_DLQ_TOPIC, { onProgress: progress(config.KAFKA_DLQ_TOPIC) });
@@ -156,7 +155,7 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
     const accepted = matching.filter(({ refusal }) => refusal === null).map(({ letter }) => letter);
     const refused = matching.flatMap(({ letter, refusal }) => (refusal === null ? [] : [{ position: position(letter), refusal: terminalSafe(refusal) }]));
     // One row for the run, logged first like a single replay; message text kept as printed.
-    await act((trx) => audit(trx, operator, 'replay dead letters', filter.orgId ?? null, {
+    await act((trx) => audit(trx, 'replay dead letters', filter.orgId ?? null, {
       filter: {
         reason: filter.reason && terminalSafe(filter.reason),
         org: filter.orgId,
@@ -179,7 +178,7 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
     switch (command) {
       case 'orgs':
         out(table(await act(async (trx) => {
-          await audit(trx, operator, 'read organisations', null);
+          await audit(trx, 'read organisations', null);
           return listOrgs(trx);
         })));
         break;
@@ -201,7 +200,7 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
       case 'members': {
         const orgId = orgArgument(rest[0]);
         out(table(await act(async (trx) => {
-          await audit(trx, operator, 'read members', orgId);
+          await audit(trx, 'read members', orgId);
           return listMembers(trx, orgId);
         })));
         break;
@@ -227,7 +226,7 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
       case 'outbox': {
         const limit = limitOption(values.limit, 20);
         const { perTenant, parked } = await act(async (trx) => {
-          await audit(trx, operator, 'read outbox', null);
+          await audit(trx, 'read outbox', null);
           return { perTenant: await outboxState(trx), parked: await parkedRows(trx, limit) };
         });
         out('outbox rows per tenant');
@@ -241,7 +240,7 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
         const { total, letters } = await readDeadLetters(kafka(), config.KAFKA_DLQ_TOPIC, { last: limit, onProgress: progress(config.KAFKA_DLQ_TOPIC) });
         endProgress();
         const shown = letters.slice(-limit);
-        await act((trx) => audit(trx, operator, 'read dead letters', null, { count: total, shown: shown.length }));
+        await act((trx) => audit(trx, 'read dead letters', null, { count: total, shown: shown.length }));
         out(`${total} dead letters in ${config.KAFKA_DLQ_TOPIC}; the last ${shown.length}:`);
         out(table(shown.map((letter) => ({
           position: position(letter),
@@ -272,7 +271,7 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
         const refusal = replayRefusal(letter, config.KAFKA_TOPIC);
         if (refusal) throw new OperatorError(`refused to replay ${position(letter)}: ${refusal}`);
         // Logged first: an operator action that fails half-way is still on record.
-        await act((trx) => audit(trx, operator, 'replay dead letter', letter.orgId && isOrgId(letter.orgId) ? letter.orgId : null, {
+        await act((trx) => audit(trx, 'replay dead letter', letter.orgId && isOrgId(letter.orgId) ? letter.orgId : null, {
           position: position(letter), reason: terminalSafe(letter.reason), entity: letter.entityId && terminalSafe(letter.entityId),
         }));
         await replayDeadLetters(kafka(), config.KAFKA_TOPIC, [letter]);

@@ -10,18 +10,16 @@ export class OperatorError extends Error {
 }
 
 /**
- * Runs `work` as `operator` in one transaction of the tenant_operator role: the database's
- * audit trigger records each change with that name, and `audit` adds a line for reads.
+ * Runs `work` in one transaction of the operator's login: the database's audit trigger records
+ * each change under that login, and `audit` adds a line for what changes no table.
  */
-export function asOperator<T>(db: Db, operator: string, work: (trx: Trx) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (trx) => {
-    await sql`select set_config('app.operator', ${operator}, true)`.execute(trx);
-    return work(trx);
-  });
+export function asOperator<T>(db: Db, work: (trx: Trx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(work);
 }
 
-export async function audit(trx: Trx, operator: string, command: string, orgId: string | null, detail: object = {}): Promise<void> {
-  await trx.insertInto('operator_audit_log').values({ operator, command, org_id: orgId, detail: JSON.stringify(detail) }).execute();
+/** Has the database record `command` under the session's login and the server's clock. */
+export async function audit(trx: Trx, command: string, orgId: string | null, detail: object = {}): Promise<void> {
+  await sql`select record_operator_action(${command}, ${orgId}::uuid, ${JSON.stringify(detail)}::jsonb)`.execute(trx);
 }
 
 export async function createOrg(trx: Trx, org: { id: string; name: string; admin?: string | undefined }) {

@@ -4,17 +4,35 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import postgres from 'postgres';
-import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { DeadLetterHeaders } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { readTopic, testTenants } from '@tenant-sync/testing';
 
 const infra = inject('infra');
 const cli = fileURLToPath(new URL('../tenant.ts', import.meta.url));
+/** Alice's own login, a member of tenant_operator: the audit log knows her by it. */
+const alice = { role: 'alice', password: randomUUID() };
+const aliceUrl = (() => {
+  const url = new URL(infra.operatorUrl);
+  url.username = alice.role;
+  url.password = alice.password;
+  return url.toString();
+})();
+beforeAll(async () => {
+  const superuser = postgres(infra.adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [existing] = await superuser`SELECT 1 FROM pg_roles WHERE rolname = ${alice.role}`;
+    if (!existing) await superuser.unsafe(`CREATE ROLE ${alice.role} LOGIN IN ROLE tenant_operator`);
+    await superuser.unsafe(`ALTER ROLE ${alice.role} PASSWORD '${alice.password}'`);
+  } finally {
+    await superuser.end();
+  }
+});
+
 const env = {
   ...process.env,
-  OPERATOR_DATABASE_URL: infra.operatorUrl,
-  OPERATOR_NAME: 'alice',
+  OPERATOR_DATABASE_URL: aliceUrl,
   KAFKA_BROKERS: infra.brokers,
   KAFKA_TOPIC: infra.topic,
   KAFKA_DLQ_TOPIC: infra.dlqTopic,
@@ -141,6 +159,32 @@ describe('admin CLI (npm run tenant)', () => {
       await expect(app`SELECT * FROM operator_audit_log`).rejects.toThrow(/permission denied/);
     } finally {
       await Promise.all([operator.end(), app.end()]);
+    }
+  });
+
+  it('lets the database alone write the audit log: no insert, no back-dated entry in another name, no actor from a setting', async () => {
+    const operator = postgres(aliceUrl, { max: 1, onnotice: () => {} });
+    try {
+      const before = (await audited()).length;
+      await expect(
+        operator`INSERT INTO operator_audit_log (at, operator, db_role, command) VALUES (now() - interval '1 year', 'bob', 'tenant_operator', 'suspend')`,
+      ).rejects.toThrow(/permission denied/);
+      await expect(operator`UPDATE operator_audit_log SET operator = 'nobody'`).rejects.toThrow(/permission denied/);
+      await expect(operator`DELETE FROM operator_audit_log`).rejects.toThrow(/permission denied/);
+      // The one entry point an operator has names the action only: actor, role and time are the database's.
+      await operator.begin(async (trx) => {
+        await trx`SELECT set_config('app.operator', 'bob', true)`;
+        await trx`SELECT record_operator_action('read organisations', NULL, '{"by": "bob"}')`;
+        await trx`UPDATE organizations SET name = name WHERE id = ${testTenants.a.id}`;
+      });
+      const added = await admin<{ operator: string; db_role: string; command: string; age: number }[]>`
+        SELECT operator, db_role, command, extract(epoch FROM clock_timestamp() - at)::int AS age FROM operator_audit_log ORDER BY id OFFSET ${before}`;
+      expect(added).toEqual([
+        { operator: 'alice', db_role: 'tenant_operator', command: 'read organisations', age: 0 },
+        { operator: 'alice', db_role: 'tenant_operator', command: 'update organizations', age: 0 },
+      ]);
+    } finally {
+      await operator.end();
     }
   });
 

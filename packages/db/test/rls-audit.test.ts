@@ -66,10 +66,15 @@ describe.each([
   it('keeps the operator-only tables closed to every other role', async () => {
     for (const table of (await tables()).filter(({ name }) => operatorTables.includes(name))) {
       expect(table, table.name).toMatchObject({ rls: true, forced: true });
-      const policies = await sql<{ roles: string[] }[]>`
-        SELECT ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r) END FROM unnest(polroles) AS r) AS roles
+      const policies = await sql<{ name: string; roles: string[]; command: string }[]>`
+        SELECT polname AS name, polcmd AS command,
+               ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r) END FROM unnest(polroles) AS r) AS roles
         FROM pg_policy WHERE polrelid = ${table.oid}`;
-      for (const policy of policies) expect(policy.roles).toEqual([OPERATOR]);
+      // The operator reads; only the owner appends, through the audit functions (nothing logs in as it).
+      expect(policies.map(({ name, roles, command }) => ({ name, roles, command })).sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+        { name: 'operator_reads_audit', roles: [OPERATOR], command: 'r' },
+        { name: 'owner_appends_audit', roles: ['tenant_sync_owner'], command: 'a' },
+      ]);
       const [reachable] = await sql<{ count: number }[]>`
         SELECT count(*)::int AS count FROM unnest(${allAppRoles}::text[]) AS role
         WHERE has_table_privilege(role, ${table.oid}::oid, 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE')`;
