@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { lstatSync, readlinkSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { daysUntilExpiry, loadTlsMaterial, type TlsFiles, type TlsMaterial } from './tls-material.ts';
 
@@ -41,9 +41,30 @@ export function checkExpiry(material: TlsMaterial, logger: TlsLogger, warnDays =
 }
 
 /**
+ * The names in a file's directory whose change means new content: its own name and, when it is
+ * a symlink into that directory, the entry the link goes through. A Kubernetes Secret volume
+ * is such a layout (`tls.crt -> ..data/tls.crt`, `..data -> ..2026_…`): the kubelet rotates it
+ * by renaming a new `..data` link over the old one and never touches `tls.crt` itself.
+ */
+function namesThatChangeFile(file: string): string[] {
+  const names = [path.basename(file)];
+  try {
+    if (lstatSync(file).isSymbolicLink()) {
+      const target = readlinkSync(file);
+      const [first] = target.split(path.sep);
+      if (!path.isAbsolute(target) && first !== undefined && first !== '.' && first !== '..') names.push(first);
+    }
+  } catch {
+    // a missing file is reported by loadTlsMaterial; its own name is still watched
+  }
+  return names;
+}
+
+/**
  * Keeps a listener's certificate current without a restart: reloads when any of the three
- * files changes (the directories are watched, so files replaced by rename are seen too) or on
- * SIGHUP, checks the new material like at start and keeps the old one when it does not pass.
+ * files changes (the directories are watched, so files replaced by rename are seen too, and so
+ * is a swapped `..data` symlink of a Kubernetes Secret volume) or on SIGHUP, checks the new
+ * material like at start and keeps the old one when it does not pass.
  * Checks the expiry at start and then periodically.
  */
 export function watchTlsMaterial(files: TlsFiles, options: WatchTlsOptions): TlsWatcher {
@@ -80,7 +101,9 @@ export function watchTlsMaterial(files: TlsFiles, options: WatchTlsOptions): Tls
   const names = new Map<string, Set<string>>();
   for (const file of [files.caFile, files.certFile, files.keyFile]) {
     const dir = path.dirname(path.resolve(file));
-    names.set(dir, (names.get(dir) ?? new Set()).add(path.basename(file)));
+    const watched = names.get(dir) ?? new Set();
+    for (const name of namesThatChangeFile(file)) watched.add(name);
+    names.set(dir, watched);
   }
   const watchers: FSWatcher[] = [...names].map(([dir, watched]) =>
     watch(dir, { persistent: false }, (_event, name) => {

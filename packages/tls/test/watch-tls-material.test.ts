@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,6 +95,41 @@ describe('watchTlsMaterial', () => {
     install(second);
     await eventually(async () => expect(await servedCommonName(port)).toBe('server-two'));
     expect(watcher?.current().subject).toContain('CN=server-two');
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', msg: 'TLS material reloaded' }));
+  });
+
+  it('serves a rotated Kubernetes Secret volume once its ..data symlink is swapped', async () => {
+    // The kubelet's layout: the files are links through ..data into a timestamped directory; a
+    // rotation writes a new directory and renames a new ..data link over the old one.
+    const volume = path.join(scratch, 'secret-volume');
+    const writeVersion = (name: string, { crt, key }: { crt: string; key: string }) => {
+      mkdirSync(path.join(volume, name), { recursive: true });
+      copyFileSync(path.join(certs, 'ca.crt'), path.join(volume, name, 'ca.crt'));
+      copyFileSync(crt, path.join(volume, name, 'tls.crt'));
+      copyFileSync(key, path.join(volume, name, 'tls.key'));
+    };
+    rmSync(volume, { recursive: true, force: true });
+    writeVersion('..2026_01_01_00_00_00.000000001', first);
+    symlinkSync('..2026_01_01_00_00_00.000000001', path.join(volume, '..data'));
+    for (const name of ['ca.crt', 'tls.crt', 'tls.key']) symlinkSync(`..data/${name}`, path.join(volume, name));
+    const { logger, lines } = recordingLogger();
+    watcher = watchTlsMaterial(
+      { caFile: path.join(volume, 'ca.crt'), certFile: path.join(volume, 'tls.crt'), keyFile: path.join(volume, 'tls.key') },
+      {
+        logger,
+        debounceMs: 100,
+        onReload: (material) => server.setSecureContext({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' }),
+      },
+    );
+    expect(await servedCommonName(port)).toBe('server-one');
+
+    writeVersion('..2026_01_02_00_00_00.000000002', second);
+    symlinkSync('..2026_01_02_00_00_00.000000002', path.join(volume, '..data_tmp'));
+    renameSync(path.join(volume, '..data_tmp'), path.join(volume, '..data'));
+    rmSync(path.join(volume, '..2026_01_01_00_00_00.000000001'), { recursive: true });
+
+    await eventually(async () => expect(await servedCommonName(port)).toBe('server-two'));
+    expect(watcher.current().subject).toContain('CN=server-two');
     expect(lines).toContainEqual(expect.objectContaining({ level: 'info', msg: 'TLS material reloaded' }));
   });
 
