@@ -50,11 +50,11 @@ export async function claimAndDeleteCeiling(admin: postgres.Sql, relayDb: Kysely
   const claim = createClaimer(relayDb, 'ceiling', batchSize, 30_000);
   const started = performance.now();
   let done = 0;
-  let last: OutboxRow | undefined;
+  let last: OutboxRow[] | undefined;
   for (;;) {
     const rows = await claim(last);
     if (rows.length === 0 && last === undefined) break;
-    last = rows.at(-1);
+    last = rows.length > 0 ? rows : undefined;
     await deletePublished(relayDb, 'ceiling', rows.map((row) => Number(row.id)));
     done += rows.length;
   }

@@ -5,36 +5,74 @@ import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
  * Claims up to `limit` pending rows by leasing them to `owner` for `leaseMs`, in one short
  * statement: no transaction stays open while the batch is published.
  *
+ * Fair across tenants: the batch takes turns — the oldest claimable row of every tenant with
+ * pending rows, then the second of each, and so on — so one tenant's import of a million rows
+ * does not put every other tenant's next change behind it. A tenant alone gets the whole
+ * batch. Each tenant is scanned for at most twice its fair share (`2 × limit / tenants`),
+ * which bounds the statement's work however many tenants wait.
+ *
  * Order per entity: only the head row of an entity (no older unparked row of the same
  * aggregate exists) can be claimed, so while one relay holds an entity's row no other relay
  * can publish that entity's next change. Rows are claimed by state (lease expired or never
  * leased), never by an id high-water mark, because ids are assigned before commit and commits
  * land out of order. A relay that dies leaves its lease to expire; the rows are claimed again.
+ * Rows without a tenant are claimed too, after the tenants' turns, to be parked.
  *
- * `afterId` only narrows where the scan starts, to skip the index entries of rows deleted
- * since the last vacuum while a backlog drains; the caller still claims without it regularly,
- * so a row committed late with a low id waits at most a few batches.
+ * `after` (tenant → id) only narrows where each tenant's scan starts, to skip the index
+ * entries of rows deleted since the last vacuum while a backlog drains; the caller still
+ * claims without it regularly, so a row committed late with a low id waits at most a few batches.
  */
-export async function claimBatch(db: Kysely<SourceDatabase>, owner: string, limit: number, leaseMs: number, afterId = 0): Promise<OutboxRow[]> {
+export async function claimBatch(
+  db: Kysely<SourceDatabase>,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  after: ReadonlyMap<string, number> = new Map(),
+): Promise<OutboxRow[]> {
   const result = await sql<OutboxRow>`
+    WITH RECURSIVE tenant AS (
+      (SELECT org_id FROM outbox WHERE parked_at IS NULL AND org_id IS NOT NULL ORDER BY org_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT later.org_id FROM outbox later
+               WHERE later.parked_at IS NULL AND later.org_id > tenant.org_id
+               ORDER BY later.org_id LIMIT 1)
+        FROM tenant WHERE tenant.org_id IS NOT NULL
+    ), waiting AS (
+      SELECT org_id FROM tenant WHERE org_id IS NOT NULL
+    ), share AS (
+      SELECT least(${limit}, 2 * ceil(${limit}::numeric / greatest(count(*), 1)))::int AS rows_per_tenant FROM waiting
+    ), resume AS (
+      SELECT * FROM unnest(${[...after.keys()]}::uuid[], ${[...after.values()]}::bigint[]) AS resume(org_id, after_id)
+    ), candidate AS (
+      SELECT head.id, row_number() OVER (PARTITION BY head.org_id ORDER BY head.id) AS turn
+        FROM waiting CROSS JOIN LATERAL (
+          SELECT pending.id, pending.org_id
+            FROM outbox pending
+           WHERE pending.org_id = waiting.org_id
+             AND pending.parked_at IS NULL
+             AND pending.id > COALESCE((SELECT after_id FROM resume WHERE resume.org_id = waiting.org_id), 0)
+             AND (pending.lease_until IS NULL OR pending.lease_until < clock_timestamp())
+             AND NOT EXISTS (
+                   SELECT 1 FROM outbox prior
+                    WHERE prior.aggregate_id = pending.aggregate_id
+                      AND prior.id < pending.id
+                      AND prior.parked_at IS NULL)
+           ORDER BY pending.id
+           LIMIT (SELECT rows_per_tenant FROM share)
+             FOR UPDATE SKIP LOCKED) head
+      UNION ALL
+      SELECT orphan.id, ${limit} + row_number() OVER (ORDER BY orphan.id)
+        FROM (SELECT pending.id FROM outbox pending
+               WHERE pending.org_id IS NULL AND pending.parked_at IS NULL
+                 AND (pending.lease_until IS NULL OR pending.lease_until < clock_timestamp())
+               ORDER BY pending.id LIMIT ${limit}
+                 FOR UPDATE SKIP LOCKED) orphan
+    )
     UPDATE outbox
        SET lease_owner = ${owner},
            lease_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}),
            attempts = attempts + 1
-     WHERE id = ANY (ARRAY(
-       SELECT candidate.id
-         FROM outbox candidate
-        WHERE candidate.parked_at IS NULL
-          AND candidate.id > ${afterId}
-          AND (candidate.lease_until IS NULL OR candidate.lease_until < clock_timestamp())
-          AND NOT EXISTS (
-                SELECT 1 FROM outbox prior
-                 WHERE prior.aggregate_id = candidate.aggregate_id
-                   AND prior.id < candidate.id
-                   AND prior.parked_at IS NULL)
-        ORDER BY candidate.id
-        LIMIT ${limit}
-          FOR UPDATE SKIP LOCKED))
+     WHERE id = ANY (ARRAY(SELECT id FROM candidate ORDER BY turn, id LIMIT ${limit}))
     RETURNING *`.execute(db);
   return result.rows.sort((a, b) => Number(a.id) - Number(b.id));
 }
@@ -43,16 +81,19 @@ export async function claimBatch(db: Kysely<SourceDatabase>, owner: string, limi
 const CLAIMS_PER_FULL_SCAN = 10;
 
 /**
- * `claimBatch` for one relay. Given the last row of the batch in flight, the claim starts
- * just past it, skipping the dead index entries of the rows deleted before; every
- * `CLAIMS_PER_FULL_SCAN`-th claim, and every claim after a pause, scans from the start.
+ * `claimBatch` for one relay. Given the batch in flight, each tenant's scan starts just past
+ * that tenant's last row in it, skipping the dead index entries of the rows deleted before;
+ * every `CLAIMS_PER_FULL_SCAN`-th claim, and every claim after a pause, scans from the start.
  */
 export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: number, leaseMs: number) {
   let boundedClaims = 0;
-  return (after?: OutboxRow): Promise<OutboxRow[]> => {
-    const afterId = after && boundedClaims < CLAIMS_PER_FULL_SCAN ? Number(after.id) : 0;
-    boundedClaims = afterId > 0 ? boundedClaims + 1 : 0;
-    return claimBatch(db, owner, limit, leaseMs, afterId);
+  return (inFlight: readonly OutboxRow[] = []): Promise<OutboxRow[]> => {
+    const after = new Map<string, number>();
+    if (boundedClaims < CLAIMS_PER_FULL_SCAN) {
+      for (const row of inFlight) if (row.org_id) after.set(row.org_id, Math.max(after.get(row.org_id) ?? 0, Number(row.id)));
+    }
+    boundedClaims = after.size > 0 ? boundedClaims + 1 : 0;
+    return claimBatch(db, owner, limit, leaseMs, after);
   };
 }
 

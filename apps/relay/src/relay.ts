@@ -97,7 +97,7 @@ export function createRelay(options: RelayOptions) {
         }
         // A full batch means more is waiting: claim it while this one is published.
         if (rows.length === batchSize && running) {
-          next = claim(rows.at(-1));
+          next = claim(rows);
           next.catch(() => {}); // handled when awaited; never an unhandled rejection meanwhile
         }
         await publish(rows);

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import postgres from 'postgres';
+import { afterAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { testTenants } from '@tenant-sync/testing';
+import { claimBatch } from '../src/outbox.ts';
+import { createRelayDatabase } from '../src/relay-database.ts';
+
+const infra = inject('infra');
+const { a, b } = testTenants;
+
+describe('claimBatch: fair across tenants', () => {
+  const admin = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
+  const db = createRelayDatabase(infra.relayAppUrl, 'outbox-test');
+  afterAll(async () => {
+    await db.destroy();
+    await admin.end();
+  });
+  beforeEach(async () => {
+    await admin`DELETE FROM outbox`;
+  });
+
+  /** `count` outbox rows of `orgId`, each its own entity unless `entity` is given. */
+  const write = (orgId: string | null, count: number, entity?: string) =>
+    admin`
+      INSERT INTO outbox (org_id, aggregate_type, aggregate_id, action, version)
+      SELECT ${orgId}::uuid, 'USER', COALESCE(${entity ?? null}::uuid, gen_random_uuid()), 'UPDATED', n FROM generate_series(1, ${count}::int) n`;
+  const tenantsOf = (rows: Array<{ org_id: string | null }>) =>
+    rows.reduce<Record<string, number>>((counts, row) => ({ ...counts, [row.org_id ?? 'none']: (counts[row.org_id ?? 'none'] ?? 0) + 1 }), {});
+
+  it("takes a quiet tenant's change in the very next batch, however large another tenant's backlog", async () => {
+    await write(b.id, 5_000);
+    await write(a.id, 1);
+    const rows = await claimBatch(db, 'relay-1', 100, 30_000);
+    expect(tenantsOf(rows)).toEqual({ [a.id]: 1, [b.id]: 99 });
+  });
+
+  it('gives a tenant alone the whole batch, and shares it in turns between busy tenants', async () => {
+    await write(b.id, 500);
+    expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000))).toEqual({ [b.id]: 100 });
+    await write(a.id, 500);
+    expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000))).toEqual({ [a.id]: 50, [b.id]: 50 });
+  });
+
+  it('still claims only the head row of an entity, and rows without a tenant after the tenants', async () => {
+    const entity = randomUUID();
+    await write(a.id, 3, entity);
+    await write(null, 2);
+    const first = await claimBatch(db, 'relay-1', 100, 30_000);
+    expect(first.filter((row) => row.aggregate_id === entity).map((row) => Number(row.version))).toEqual([1]);
+    expect(tenantsOf(first)).toEqual({ [a.id]: 1, none: 2 });
+    // While the head is leased, no relay can take the entity's next row.
+    expect(await claimBatch(db, 'relay-2', 100, 30_000)).toEqual([]);
+  });
+
+  it('starts each tenant past its rows in flight when told where', async () => {
+    await write(b.id, 10);
+    const [first] = await claimBatch(db, 'relay-1', 1, 30_000);
+    await admin`UPDATE outbox SET lease_until = NULL WHERE id = ${first!.id}`;
+    const next = await claimBatch(db, 'relay-1', 1, 30_000, new Map([[b.id, Number(first!.id)]]));
+    expect(Number(next[0]!.id)).toBeGreaterThan(Number(first!.id));
+  });
+});
