@@ -50,4 +50,25 @@ bash certs/generate.sh
 step "databases, roles, migrations and seed data"
 node tools/migrate.ts
 
+step "container tools for the deploy test (podman with runc, debootstrap)"
+# npx nx run deploy:test builds the image and runs it with podman. podman 4.3's default runtime
+# (crun) fails on this hybrid cgroup layout and containers need explicit ulimits: a drop-in sets both.
+container_packages=(podman runc debootstrap)
+missing=()
+for pkg in "${container_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+if ((${#missing[@]})); then
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+containers_conf=/etc/containers/containers.conf.d/50-tenant-sync.conf
+if [ ! -f "$containers_conf" ]; then
+  $sudo mkdir -p "$(dirname "$containers_conf")"
+  printf '%s\n' '[containers]' 'default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]' '' '[engine]' 'runtime = "runc"' \
+    | $sudo tee "$containers_conf" >/dev/null
+fi
+echo "$(podman --version), runtime $($sudo podman info --format '{{.Host.OCIRuntime.Name}}')"
+
 printf '\n\033[1mSetup done.\033[0m Start the system with: npm start\n'
