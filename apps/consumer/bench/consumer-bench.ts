@@ -17,8 +17,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import postgres from 'postgres';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
-import { freePort, workspaceRoot } from '@tenant-sync/local-infra';
-import { describeMachine, startApp, startTestInfrastructure, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
+import { workspaceRoot } from '@tenant-sync/local-infra';
+import { describeMachine, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
+import { percentile, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 10);
@@ -29,32 +30,6 @@ const PARTITIONS = 6;
 const progress = (line: string) => process.stderr.write(`[consumer-bench] ${line}\n`);
 const rate = (n: number) => Math.round(n).toLocaleString('en-US');
 const benchTenant = (n: number) => `00000000-0000-0000-0001-${String(n).padStart(12, '0')}`;
-
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round((sorted[Math.max(0, index)] ?? 0) * 10) / 10;
-}
-
-async function countSynced(consumer: postgres.Sql): Promise<number> {
-  const [row] = await consumer`SELECT count(*)::int AS n FROM synced_users`;
-  return row?.n ?? 0;
-}
-
-async function waitForCount(consumer: postgres.Sql, count: number, timeoutMs: number, report?: (n: number) => void): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = Date.now();
-  for (;;) {
-    const n = await countSynced(consumer);
-    if (n >= count) return;
-    if (Date.now() > deadline) throw new Error(`only ${n} of ${count} users synced after ${timeoutMs} ms`);
-    if (report && Date.now() - last > 5_000) {
-      report(n);
-      last = Date.now();
-    }
-    await sleep(50);
-  }
-}
 
 /** Offers `perSecond` new users for `seconds` as small transactions (about 10 rows each), catching up on the schedule. */
 async function offerUsers(source: postgres.Sql, perSecond: number, seconds: number): Promise<number> {
@@ -76,39 +51,6 @@ async function offerUsers(source: postgres.Sql, perSecond: number, seconds: numb
   }
   return total / ((performance.now() - started) / 1000);
 }
-
-async function startApps(infra: TestInfrastructure, topic: string) {
-  const internalPort = await freePort();
-  const source = await startApp(
-    'source',
-    { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(await freePort()), INTERNAL_PORT: String(internalPort), LOG_LEVEL: 'warn' },
-    await freePort(),
-  );
-  const consumerOpsPort = await freePort();
-  const consumer = await startApp(
-    'consumer',
-    {
-      CONSUMER_DATABASE_URL: infra.consumerAppUrl,
-      KAFKA_BROKERS: infra.brokers,
-      KAFKA_TOPIC: topic,
-      KAFKA_DLQ_TOPIC: `${topic}.dlq`,
-      KAFKA_GROUP_ID: `bench-${Date.now()}`,
-      SOURCE_INTERNAL_URL: `https://localhost:${internalPort}`,
-      PUBLIC_PORT: String(await freePort()),
-      RECONCILE_INTERVAL_MS: '0',
-      LOG_LEVEL: process.env.BENCH_CONSUMER_LOG_LEVEL ?? 'warn',
-    },
-    consumerOpsPort,
-  );
-  return { source, consumer, consumerOpsPort };
-}
-
-const startRelay = async (infra: TestInfrastructure, topic: string) =>
-  startApp(
-    'relay',
-    { RELAY_DATABASE_URL: infra.relayAppUrl, KAFKA_BROKERS: infra.brokers, KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: `${topic}.dlq`, RELAY_ID: 'bench-relay', LOG_LEVEL: 'warn' },
-    await freePort(),
-  );
 
 async function main() {
   progress('starting PostgreSQL and Kafka (fresh databases and topics)');

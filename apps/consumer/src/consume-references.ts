@@ -1,16 +1,22 @@
 import type { Logger } from 'pino';
 import { continueTrace, EventHeaders, parseTraceparent, parseUserEvent } from '@tenant-sync/contracts';
-import type { Consumer, EachBatchPayload, KafkaMessage } from '@tenant-sync/kafka';
+import type { EachBatchPayload, Kafka, KafkaMessage } from '@tenant-sync/kafka';
 import { cacheLookups } from '@tenant-sync/tenant-auth';
 import { applyReferences, defaultSyncPolicy, type ApplyDependencies, type SyncPolicy } from './apply-references.ts';
 import { header, type DeadLetter, type DeadLetterQueue } from './dead-letter.ts';
 import { isAuthRefusal, isTransientFetchError, orgInactiveReason, SourceAuthError, SyncUnavailableError } from './errors.ts';
 import type { ConsumerMetrics } from './metrics.ts';
+import { createPartitionProgress, type PartitionProgress } from './partition-progress.ts';
 import type { ReferenceClient } from './reference-client.ts';
 import { backoffDelay, withRetry, type BackoffPolicy } from './retry.ts';
 
+type ConsumerConfig = NonNullable<Parameters<Kafka['consumer']>[0]>;
+type KafkaJsConsumerConfig = NonNullable<ConsumerConfig['kafkaJS']>;
+
 export interface ReferenceConsumerOptions {
-  consumer: Consumer;
+  kafka: Pick<Kafka, 'consumer'>;
+  /** The group member's settings; offsets are always committed by this loop, never automatically. */
+  consumerConfig: ConsumerConfig & { kafkaJS: KafkaJsConsumerConfig };
   topic: string;
   deadLetter: DeadLetterQueue;
   /** How one tenant's references are fetched and written (see `applyReferences`). */
@@ -21,41 +27,71 @@ export interface ReferenceConsumerOptions {
   policy?: SyncPolicy;
   /** How long an organisation's ACTIVE answer is trusted. */
   orgCacheTtlMs?: number;
-  /** How long a partition stays paused after the source refused our credentials. */
+  /** How long a tenant's lane waits after the source refused our credentials. */
   authPauseMs?: number;
-  /** Pauses of a partition while the source or the database is unavailable, growing per failed try. */
+  /** Waits of a tenant's lane while the source or the database is unavailable, growing per failed try. */
   unavailablePause?: BackoffPolicy;
-  /** Partitions handled at once. */
+  /** Partitions handed over by Kafka at once. */
   partitionsConsumedConcurrently?: number;
+  /** Tenants whose references are applied at the same time. */
+  laneConcurrency?: number;
+  /** References read ahead of the oldest unfinished one, per partition, before the partition pauses. */
+  readAhead?: number;
   /** Hears the tenants of every batch (reconciliation covers them). */
   onTenantSeen?: (orgId: string) => void;
 }
 
+/** One valid reference waiting in its tenant's lane. */
 interface Reference {
   entityId: string;
   message: KafkaMessage;
   traceparent: string | undefined;
+  progress: PartitionProgress;
 }
 
-type PauseReason = 'source_auth' | 'unavailable';
+/** A tenant's queue of references, applied in arrival order, a slice at a time. */
+interface Lane {
+  orgId: string;
+  queue: Reference[];
+  running: boolean;
+  /** True while the lane waits out a failure; its references stay queued. */
+  waiting: boolean;
+  failedTries: number;
+}
+
+/** References of one tenant applied in one round: one fetch and one transaction. */
+const SLICE = 1_000;
 
 /**
- * The Kafka loop: reads batches of references, validates each message, groups them by tenant
- * and applies each tenant's references side by side. Every message ends applied or
- * dead-lettered, never retried for ever: the offset moves on past both. When the source or the
- * database is unavailable, or the source refuses our credentials, the partition pauses and is
- * read again from its first unfinished message — nothing is burnt into the dead-letter topic
- * for a fault that is not the message's.
+ * The Kafka loop, with tenants kept apart in time. A batch is not applied in place: each valid
+ * reference joins its tenant's lane, and lanes are applied side by side, so a quiet tenant's
+ * change is applied while a busy tenant's backlog of the same partition is still being worked
+ * (up to `readAhead` references per partition are read ahead; past that the partition pauses).
+ * The offset committed for a partition is always that of its oldest unfinished reference, so
+ * a crash re-delivers everything not yet applied (at-least-once); per-entity order holds
+ * because an entity belongs to one tenant, whose lane applies its references in order.
+ *
+ * Every reference ends applied or dead-lettered. When the source or the database is
+ * unavailable, or the source refuses our credentials, only that tenant's lane waits, and
+ * retries; nothing is dead-lettered for a fault that is not the message's.
  */
 export function createReferenceConsumer(options: ReferenceConsumerOptions) {
-  const { consumer, topic, deadLetter, logger, metrics } = options;
+  const { topic, deadLetter, logger, metrics } = options;
+  // Resolving an offset only says "read"; an automatic commit of it would skip unfinished references.
+  const consumer = options.kafka.consumer({ ...options.consumerConfig, kafkaJS: { ...options.consumerConfig.kafkaJS, autoCommit: false } });
   const policy = options.policy ?? defaultSyncPolicy;
   const authPauseMs = options.authPauseMs ?? 30_000;
   const unavailablePause = options.unavailablePause ?? { initialMs: 1_000, factor: 1.5, maxMs: 30_000, attempts: Infinity };
+  const laneConcurrency = options.laneConcurrency ?? 8;
+  const readAhead = options.readAhead ?? 20_000;
   // Whether an org is ACTIVE at the source, cached like the auth look-ups; failures are not cached.
   const orgCheck = cacheLookups((orgId: string) => options.orgActive(orgId), { ttlMs: options.orgCacheTtlMs ?? 5_000, keyOf: (orgId) => orgId });
-  const failedTries = new Map<number, number>();
-  const resumeTimers = new Set<NodeJS.Timeout>();
+  const lanes = new Map<string, Lane>();
+  const partitions = new Map<string, PartitionProgress>();
+  const timers = new Set<NodeJS.Timeout>();
+  metrics?.watchTenantQueues(() => [...lanes.values()].map((lane) => [lane.orgId, lane.queue.length]));
+  let running = 0;
+  let stopped = false;
 
   async function orgIsActive(orgId: string, log: Logger): Promise<boolean> {
     try {
@@ -71,10 +107,10 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
     }
   }
 
-  /** Applies one tenant's references of a batch; returns the dead letters among them. */
-  async function handleTenant(partition: number, orgId: string, references: Reference[]): Promise<DeadLetter[]> {
+  /** Applies a slice of one tenant's references; returns the dead letters among them. */
+  async function applySlice(orgId: string, references: Reference[]): Promise<DeadLetter[]> {
     // The fetch continues the trace of the first traced message (a new span of it); log lines
-    // carry that trace id, and the other traces of the group when there are several.
+    // carry that trace id, and the other traces of the slice when there are several.
     const traced = references.flatMap(({ traceparent }) => {
       const parsed = parseTraceparent(traceparent);
       return parsed ? [{ traceparent, traceId: parsed.traceId }] : [];
@@ -83,7 +119,6 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
     const trace = continueTrace(traced[0]?.traceparent);
     const log = logger.child({
       tenantId: orgId,
-      partition,
       traceId: trace.traceId,
       spanId: trace.spanId,
       ...(traceIds.length > 1 ? { linkedTraceIds: traceIds.slice(0, 20) } : {}),
@@ -104,110 +139,152 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
     });
   }
 
+  async function sendDeadLetters(references: ReadonlyArray<Reference>, letters: DeadLetter[]): Promise<void> {
+    const byPartition = new Map<PartitionProgress, DeadLetter[]>();
+    const progressOf = new Map(references.map((reference) => [reference.message, reference.progress]));
+    for (const letter of letters) {
+      const progress = progressOf.get(letter.message)!;
+      byPartition.set(progress, [...(byPartition.get(progress) ?? []), letter]);
+    }
+    for (const [progress, partitionLetters] of byPartition) await deadLetter({ topic, partition: progress.partition }, partitionLetters);
+  }
+
+  /** Runs one slice of a lane, then hands the lane back to the scheduler. */
+  async function runLane(lane: Lane): Promise<void> {
+    const slice = lane.queue.slice(0, SLICE);
+    try {
+      const letters = await applySlice(lane.orgId, slice);
+      await sendDeadLetters(slice, letters);
+      lane.queue.splice(0, slice.length);
+      lane.failedTries = 0;
+      for (const reference of slice) reference.progress.finish(reference.message.offset);
+      metrics?.processed(slice.length);
+    } catch (error) {
+      // The slice stays at the head of the lane and is tried again after a wait.
+      lane.waiting = true;
+      later(waitAfter(error, lane), () => {
+        lane.waiting = false;
+        schedule();
+      });
+    } finally {
+      lane.running = false;
+      running -= 1;
+      if (lane.queue.length === 0 && !lane.waiting) lanes.delete(lane.orgId);
+      schedule();
+    }
+  }
+
+  /** Starts lanes with work, oldest waiting first, up to `laneConcurrency` at once. */
+  function schedule(): void {
+    if (stopped) return;
+    for (const lane of lanes.values()) {
+      if (running >= laneConcurrency) return;
+      if (lane.running || lane.waiting || lane.queue.length === 0) continue;
+      lane.running = true;
+      running += 1;
+      // Re-inserted at the end: the next free slot goes to another tenant (round robin).
+      lanes.delete(lane.orgId);
+      lanes.set(lane.orgId, lane);
+      void runLane(lane);
+    }
+  }
+
+  /** How long a lane waits after a failed slice, with the log line and alert it calls for. */
+  function waitAfter(error: unknown, lane: Lane): number {
+    if (error instanceof SourceAuthError) {
+      metrics?.authAlert();
+      metrics?.paused('source_auth');
+      logger.error(
+        { alert: true, err: error, status: error.status, tenantId: lane.orgId, resumeInMs: authPauseMs },
+        'ALERT: the source refused the consumer credentials; the tenant waits',
+      );
+      return authPauseMs;
+    }
+    lane.failedTries += 1;
+    const delayMs = backoffDelay(unavailablePause, lane.failedTries);
+    metrics?.paused('unavailable');
+    if (error instanceof SyncUnavailableError) {
+      logger.warn({ err: error, tenantId: lane.orgId, resumeInMs: delayMs }, 'source or database unavailable; the tenant waits, nothing dead-lettered');
+    } else {
+      logger.error({ err: error, tenantId: lane.orgId, resumeInMs: delayMs }, 'references failed unexpectedly; the tenant waits, nothing dead-lettered');
+    }
+    return delayMs;
+  }
+
+  function later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      run();
+    }, ms);
+    timer.unref();
+    timers.add(timer);
+  }
+
+  /** The progress of a partition, new after a rebalance or a seek brought it back to an earlier offset. */
+  function progressFor(batch: EachBatchPayload['batch']): PartitionProgress {
+    const key = `${batch.topic}:${batch.partition}`;
+    const first = BigInt(batch.messages[0]!.offset);
+    let progress = partitions.get(key);
+    if (!progress || first < progress.nextOffset()) {
+      progress?.abandon();
+      progress = createPartitionProgress({
+        consumer,
+        topic: batch.topic,
+        partition: batch.partition,
+        logger,
+        onCommitted: (lag) => metrics?.lag(batch.partition, lag),
+      });
+      partitions.set(key, progress);
+    }
+    return progress;
+  }
+
   async function handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const started = performance.now();
-    const letters: DeadLetter[] = [];
-    const byTenant = new Map<string, Reference[]>();
+    if (batch.messages.length === 0) return;
+    const progress = progressFor(batch);
+    const invalid: DeadLetter[] = [];
     for (const message of batch.messages) {
+      progress.read(message.offset, batch.highWatermark);
       const parsed = parseUserEvent(message.value, header(message.headers, EventHeaders.tenantId));
       if (!parsed.ok) {
-        letters.push({ message, code: parsed.code, reason: parsed.reason });
+        invalid.push({ message, code: parsed.code, reason: parsed.reason });
         continue;
       }
       const orgId = parsed.event.tenant_context.org_id.toLowerCase();
-      const references = byTenant.get(orgId) ?? [];
-      references.push({ entityId: parsed.event.entity.id.toLowerCase(), message, traceparent: header(message.headers, EventHeaders.traceparent) });
-      byTenant.set(orgId, references);
-    }
-
-    // Tenants are independent (own fetch, own transaction): handle them side by side.
-    const tenants = [...byTenant];
-    const outcomes = await Promise.allSettled(tenants.map(([orgId, references]) => handleTenant(batch.partition, orgId, references)));
-    // A tenant that could not be handled leaves its messages unfinished: the offset stops
-    // before the first of them, and everything from there is read again after a pause.
-    let firstUnfinished: bigint | undefined;
-    let wait: { ms: number; reason: PauseReason } | undefined;
-    for (const [index, outcome] of outcomes.entries()) {
-      if (outcome.status === 'fulfilled') {
-        letters.push(...outcome.value);
-        continue;
+      let lane = lanes.get(orgId);
+      if (!lane) {
+        lane = { orgId, queue: [], running: false, waiting: false, failedTries: 0 };
+        lanes.set(orgId, lane);
       }
-      const [orgId, references] = tenants[index]!;
-      const offset = BigInt(references[0]!.message.offset);
-      if (firstUnfinished === undefined || offset < firstUnfinished) firstUnfinished = offset;
-      const next = pauseFor(outcome.reason, batch.partition, orgId);
-      if (!wait || next.ms > wait.ms) wait = next;
+      lane.queue.push({ entityId: parsed.event.entity.id.toLowerCase(), message, traceparent: header(message.headers, EventHeaders.traceparent), progress });
     }
-
-    const finished = (message: KafkaMessage) => firstUnfinished === undefined || BigInt(message.offset) < firstUnfinished;
-    try {
-      await deadLetter(batch, letters.filter(({ message }) => finished(message)));
-    } catch (error) {
-      logger.error({ err: error, partition: batch.partition }, 'dead-letter topic unavailable; the batch is read again');
-      pause(payload, backoffDelay(unavailablePause, nextTry(batch.partition)), 'unavailable');
-      return;
-    }
-    const done = batch.messages.filter(finished);
-    const last = done.at(-1);
-    if (last) {
-      payload.resolveOffset(last.offset);
-      metrics?.lag(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last.offset) - 1));
-      await payload.commitOffsetsIfNecessary();
-    }
-    metrics?.processed(done.length);
-    if (wait) pause(payload, wait.ms, wait.reason);
-    else failedTries.delete(batch.partition);
-
-    if (logger.isLevelEnabled('debug')) {
-      const firstTimestamp = Number(batch.messages[0]?.timestamp);
-      logger.debug(
-        { partition: batch.partition, messages: batch.messages.length, tenants: byTenant.size, ms: Math.round(performance.now() - started), waitedMs: Math.round(Date.now() - firstTimestamp) },
-        'batch applied',
+    if (invalid.length > 0) {
+      // A dead-letter topic that does not answer leaves them unfinished: the commit stops before them.
+      await deadLetter({ topic: batch.topic, partition: batch.partition }, invalid).then(
+        () => {
+          for (const { message } of invalid) progress.finish(message.offset);
+          metrics?.processed(invalid.length);
+        },
+        (error: unknown) => logger.error({ err: error, partition: batch.partition }, 'dead-letter topic unavailable; the offset stays before these messages'),
       );
     }
-  }
-
-  const nextTry = (partition: number) => {
-    const tries = (failedTries.get(partition) ?? 0) + 1;
-    failedTries.set(partition, tries);
-    return tries;
-  };
-
-  /** How long the partition waits after a tenant's failure, with the log line and alert it calls for. */
-  function pauseFor(error: unknown, partition: number, orgId: string): { ms: number; reason: PauseReason } {
-    if (error instanceof SourceAuthError) {
-      metrics?.authAlert();
-      logger.error(
-        { alert: true, err: error, status: error.status, tenantId: orgId, partition, resumeInMs: authPauseMs },
-        'ALERT: the source refused the consumer credentials; partition paused',
-      );
-      return { ms: authPauseMs, reason: 'source_auth' };
+    // Everything read is resolved for the client (so it reads on); what is committed is
+    // decided by the progress of each reference.
+    payload.resolveOffset(batch.messages.at(-1)!.offset);
+    schedule();
+    if (progress.unfinished() >= readAhead) {
+      const resume = payload.pause();
+      logger.debug({ partition: batch.partition, unfinished: progress.unfinished() }, 'read-ahead full; partition paused');
+      progress.whenBelow(readAhead / 2, () => {
+        try {
+          resume();
+        } catch (error) {
+          // The partition may have been revoked meanwhile; its new owner starts unpaused.
+          logger.debug({ err: error, partition: batch.partition }, 'could not resume the partition');
+        }
+      });
     }
-    const delayMs = backoffDelay(unavailablePause, nextTry(partition));
-    if (error instanceof SyncUnavailableError) {
-      logger.warn({ err: error, tenantId: orgId, partition, resumeInMs: delayMs }, 'source or database unavailable; partition paused, nothing dead-lettered');
-    } else {
-      logger.error({ err: error, tenantId: orgId, partition, resumeInMs: delayMs }, 'references failed unexpectedly; partition paused, nothing dead-lettered');
-    }
-    return { ms: delayMs, reason: 'unavailable' };
-  }
-
-  function pause(payload: EachBatchPayload, delayMs: number, reason: PauseReason) {
-    metrics?.paused(reason);
-    const resume = payload.pause();
-    const timer = setTimeout(() => {
-      resumeTimers.delete(timer);
-      try {
-        resume();
-        logger.info({ partition: payload.batch.partition }, 'partition resumed');
-      } catch (resumeError) {
-        // The partition may have been revoked meanwhile; its new owner starts unpaused.
-        logger.warn({ err: resumeError, partition: payload.batch.partition }, 'could not resume the partition');
-      }
-    }, delayMs);
-    timer.unref();
-    resumeTimers.add(timer);
   }
 
   return {
@@ -221,8 +298,10 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
       });
     },
     async stop(): Promise<void> {
-      for (const timer of resumeTimers) clearTimeout(timer);
-      resumeTimers.clear();
+      stopped = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      for (const progress of partitions.values()) await progress.flush();
       await consumer.disconnect();
     },
   };

@@ -39,7 +39,8 @@ const tenantsSeen = new Set<string>(splitList(config.RECONCILE_TENANTS).map((id)
 
 const dlqProducer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } });
 const sync = createReferenceConsumer({
-  consumer: kafka.consumer({
+  kafka,
+  consumerConfig: {
     // Up to 1,000 messages of a partition per batch: one tenant's share stays within one
     // Reference API call and one multi-row upsert (9 parameters a row, far below 65,535).
     'js.consumer.max.batch.size': 1000,
@@ -51,13 +52,11 @@ const sync = createReferenceConsumer({
     kafkaJS: {
       groupId: config.KAFKA_GROUP_ID,
       fromBeginning: true,
-      autoCommit: true,
-      autoCommitInterval: 1_000,
       sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatInterval: Math.max(500, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 6)),
       partitionAssigners: [PartitionAssigners.cooperativeSticky],
     },
-  }),
+  },
   topic: config.KAFKA_TOPIC,
   deadLetter: createDeadLetterQueue({ producer: dlqProducer, topic: config.KAFKA_DLQ_TOPIC, logger, metrics }),
   apply: {

@@ -1,16 +1,19 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DeadLetterCode } from './dead-letter.ts';
 
+/** How many tenants the per-tenant gauge names: the busiest, so label cardinality stays bounded. */
+const TOP_TENANTS = 10;
+
 /**
  * The consumer's metrics. Labels stay low-cardinality: partition numbers, fixed reason codes
- * and route names, never tenant or entity ids.
+ * and route names; tenant ids only in the per-tenant gauge, for the busiest few tenants.
  */
 export function createConsumerMetrics(registry: Registry) {
   const registers = [registry];
   const processed = new Counter({ name: 'consumer_processed_total', help: 'Messages handled (applied, superseded or dead-lettered)', registers });
   const retried = new Counter({ name: 'consumer_retried_total', help: 'Reference API calls retried, by kind', labelNames: ['kind'], registers });
   const deadLettered = new Counter({ name: 'consumer_dead_lettered_total', help: 'Messages sent to the DLQ, by reason', labelNames: ['reason'], registers });
-  const pauses = new Counter({ name: 'consumer_partition_pauses_total', help: 'Partitions paused to wait out a fault that is not the messages\' (source or database unavailable, credentials refused)', labelNames: ['reason'], registers });
+  const pauses = new Counter({ name: 'consumer_lane_waits_total', help: 'Tenant lanes that waited out a fault that is not the messages\' (source or database unavailable, credentials refused)', labelNames: ['reason'], registers });
   const authAlerts = new Counter({ name: 'consumer_source_auth_alerts_total', help: 'Reference API refused our credentials (partition paused)', registers });
   const lag = new Gauge({ name: 'consumer_lag', help: 'Messages behind the partition high watermark after the last batch', labelNames: ['partition'], registers });
   const fetchSeconds = new Histogram({
@@ -22,7 +25,20 @@ export function createConsumerMetrics(registry: Registry) {
   });
   const reconcileRuns = new Counter({ name: 'consumer_reconcile_runs_total', help: 'Reconciliation runs per tenant, by result', labelNames: ['result'], registers });
   const reconcileFixed = new Counter({ name: 'consumer_reconcile_fixed_total', help: 'Rows repaired by reconciliation, by kind', labelNames: ['kind'], registers });
+  let queuedByTenant: () => Array<[string, number]> = () => [];
+  new Gauge({
+    name: 'consumer_tenant_queued_references',
+    help: 'References read and not yet applied, for the tenants with the most',
+    labelNames: ['tenant'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [tenant, queued] of queuedByTenant().sort(([, x], [, y]) => y - x).slice(0, TOP_TENANTS)) this.set({ tenant }, queued);
+    },
+  });
   return {
+    /** Where the per-tenant gauge reads the lanes' queues from. */
+    watchTenantQueues: (read: () => Array<[string, number]>) => void (queuedByTenant = read),
     processed: (count: number) => processed.inc(count),
     retried: (kind: 'transient' | 'not_found' | 'write') => retried.inc({ kind }),
     paused: (reason: 'source_auth' | 'unavailable') => pauses.inc({ reason }),

@@ -25,7 +25,8 @@ async function startConsumer(kafka: Kafka, db: ReturnType<typeof createDatabase<
   const dlq = createDeadLetterQueue({ producer, topic: `${topic}.dlq`, logger });
   const letters: DeadLetter[] = [];
   const sync = createReferenceConsumer({
-    consumer: kafka.consumer({ kafkaJS: { groupId: `convergence-${randomUUID()}`, fromBeginning: true } }),
+    kafka,
+    consumerConfig: { kafkaJS: { groupId: `convergence-${randomUUID()}`, fromBeginning: true } },
     topic,
     deadLetter: async (from, batch) => {
       await dlq(from, batch);
@@ -100,11 +101,15 @@ describe('the consumer converges to the source whatever the bus carries', () => 
     (await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${orgId}, ${name}, ${`${randomUUID()}@x.test`}) RETURNING id`)[0]!.id as string;
   const copy = async (id: string) =>
     (await consumerAdmin`SELECT org_id, name, version::int AS version, deleted_at IS NOT NULL AS deleted FROM synced_users WHERE id = ${id}`).map((row) => ({ ...row }));
-  /** Sends an honest reference for a new user of `orgId` and waits until it is in the copy: everything sent before it was handled. */
-  const drained = async (orgId = b.id) => {
-    const marker = await newUser(orgId, 'Marker');
-    await send([ref(orgId, marker, 'CREATED', 1)]);
-    await eventually(async () => expect(await copy(marker)).toHaveLength(1), 20_000);
+  /**
+   * Sends an honest reference for a new user of each tenant and waits until they are in the
+   * copy. Each tenant's references are applied in order (its lane), so everything sent before
+   * for those tenants was handled.
+   */
+  const drained = async (...orgIds: string[]) => {
+    const markers = await Promise.all((orgIds.length > 0 ? orgIds : [a.id, b.id]).map(async (orgId) => ({ orgId, id: await newUser(orgId, 'Marker') })));
+    await send(markers.map(({ orgId, id }) => ref(orgId, id, 'CREATED', 1)));
+    for (const { id } of markers) await eventually(async () => expect(await copy(id)).toHaveLength(1), 20_000);
   };
 
   it('dead-letters messages that are not valid references, with their code and reason, and keeps consuming', async () => {

@@ -1,8 +1,12 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { PendingStats } from './outbox.ts';
 
-/** The relay's Prometheus metrics, registered on `registry`. */
-export function createRelayMetrics(registry: Registry, collectPending: () => Promise<{ depth: number; oldestAgeSeconds: number; parked: number }>) {
-  const pending = { depth: 0, oldestAgeSeconds: 0, parked: 0 };
+/**
+ * The relay's Prometheus metrics, registered on `registry`. Tenant ids appear only as the
+ * `tenant` label of the per-tenant gauges, for the busiest few tenants (bounded cardinality).
+ */
+export function createRelayMetrics(registry: Registry, collectPending: () => Promise<PendingStats>) {
+  const pending: PendingStats = { depth: 0, oldestAgeSeconds: 0, parked: 0, tenants: [] };
   const refresh = async () => Object.assign(pending, await collectPending());
   const tombstonesPurged = new Counter({ name: 'relay_tombstones_purged_total', help: 'Tombstones deleted after their retention', registers: [registry] });
   return {
@@ -43,6 +47,26 @@ export function createRelayMetrics(registry: Registry, collectPending: () => Pro
       registers: [registry],
       collect() {
         this.set(pending.oldestAgeSeconds);
+      },
+    }),
+    tenantPendingDepth: new Gauge({
+      name: 'relay_tenant_pending_depth',
+      help: 'Outbox rows waiting to be published, for the busiest tenants',
+      labelNames: ['tenant'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const tenant of pending.tenants) this.set({ tenant: tenant.orgId }, tenant.depth);
+      },
+    }),
+    tenantOldestPendingAge: new Gauge({
+      name: 'relay_tenant_oldest_pending_age_seconds',
+      help: 'Age of the oldest pending outbox row, for the busiest tenants',
+      labelNames: ['tenant'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const tenant of pending.tenants) this.set({ tenant: tenant.orgId }, tenant.oldestAgeSeconds);
       },
     }),
     parkedDepth: new Gauge({

@@ -124,13 +124,33 @@ export async function parkRow(db: Kysely<SourceDatabase>, owner: string, id: num
     .execute();
 }
 
-/** Pending rows and the age of the oldest, for metrics. */
-export async function pendingStats(db: Kysely<SourceDatabase>): Promise<{ depth: number; oldestAgeSeconds: number; parked: number }> {
+/** How many tenants the per-tenant metrics name: the busiest, so label cardinality stays bounded. */
+export const TOP_TENANTS = 10;
+
+export interface PendingStats {
+  depth: number;
+  oldestAgeSeconds: number;
+  parked: number;
+  /** The `TOP_TENANTS` tenants with the most pending rows, busiest first. */
+  tenants: Array<{ orgId: string; depth: number; oldestAgeSeconds: number }>;
+}
+
+/** Pending rows and the age of the oldest, in all and for the busiest tenants, for metrics. */
+export async function pendingStats(db: Kysely<SourceDatabase>): Promise<PendingStats> {
   const result = await sql<{ depth: string; oldest: string | null; parked: string }>`
     SELECT count(*) FILTER (WHERE parked_at IS NULL) AS depth,
            extract(epoch FROM clock_timestamp() - min(created_at) FILTER (WHERE parked_at IS NULL)) AS oldest,
            count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
       FROM outbox`.execute(db);
+  const tenants = await sql<{ org_id: string; depth: string; oldest: string }>`
+    SELECT org_id, count(*) AS depth, extract(epoch FROM clock_timestamp() - min(created_at)) AS oldest
+      FROM outbox WHERE parked_at IS NULL AND org_id IS NOT NULL
+     GROUP BY org_id ORDER BY count(*) DESC LIMIT ${TOP_TENANTS}`.execute(db);
   const row = result.rows[0];
-  return { depth: Number(row?.depth ?? 0), oldestAgeSeconds: Number(row?.oldest ?? 0), parked: Number(row?.parked ?? 0) };
+  return {
+    depth: Number(row?.depth ?? 0),
+    oldestAgeSeconds: Number(row?.oldest ?? 0),
+    parked: Number(row?.parked ?? 0),
+    tenants: tenants.rows.map((tenant) => ({ orgId: tenant.org_id, depth: Number(tenant.depth), oldestAgeSeconds: Number(tenant.oldest) })),
+  };
 }

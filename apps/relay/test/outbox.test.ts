@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeEach, describe, expect, it, inject } from 'vitest';
 import { testTenants } from '@tenant-sync/testing';
-import { claimBatch } from '../src/outbox.ts';
+import { claimBatch, pendingStats } from '../src/outbox.ts';
 import { createRelayDatabase } from '../src/relay-database.ts';
 
 const infra = inject('infra');
@@ -58,5 +58,17 @@ describe('claimBatch: fair across tenants', () => {
     await admin`UPDATE outbox SET lease_until = NULL WHERE id = ${first!.id}`;
     const next = await claimBatch(db, 'relay-1', 1, 30_000, new Map([[b.id, Number(first!.id)]]));
     expect(Number(next[0]!.id)).toBeGreaterThan(Number(first!.id));
+  });
+
+  it('reports the backlog and oldest age of the busiest tenants, busiest first', async () => {
+    await write(a.id, 3);
+    await write(b.id, 7);
+    const stats = await pendingStats(db);
+    expect(stats.depth).toBe(10);
+    expect(stats.tenants.map(({ orgId, depth }) => ({ orgId, depth }))).toEqual([
+      { orgId: b.id, depth: 7 },
+      { orgId: a.id, depth: 3 },
+    ]);
+    expect(stats.tenants[0]!.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
   });
 });

@@ -72,7 +72,7 @@ function relayWith(producer: Producer, batchSize = 2) {
     producer,
     topic: 'user-events',
     logger: pino({ level: 'silent' }),
-    metrics: createRelayMetrics(new Registry(), async () => ({ depth: 0, oldestAgeSeconds: 0, parked: 0 })),
+    metrics: createRelayMetrics(new Registry(), async () => ({ depth: 0, oldestAgeSeconds: 0, parked: 0, tenants: [] })),
     relayId: 'relay-1',
     batchSize,
     pollIntervalMs: 200,

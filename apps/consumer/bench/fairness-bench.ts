@@ -1,0 +1,146 @@
+/**
+ * Tenants isolated in time (`nx run consumer:bench-fairness`). One run, fresh databases and
+ * topics, the real source, relay and consumer as child processes:
+ *   1. quiet idle: a quiet tenant writes one user every 200 ms; source commit → consumer commit;
+ *   2. import alone: another tenant imports BENCH_IMPORT users (default 100,000) in one
+ *      transaction, as a data migration would; users/s until all are in the copy;
+ *   3. import shared: the same import again while the quiet tenant keeps writing; the quiet
+ *      tenant's latency during the import, and the import's rate.
+ * Latency is measured by the one PostgreSQL server's clock: users.created_at at the source,
+ * synced_users.synced_at at the copy. Prints a table, appends it to BENCHMARKS.md (not with
+ * BENCH_RECORD=0), and ends with one JSON line.
+ */
+import { appendFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
+import postgres from 'postgres';
+import { createKafka, ensureTopics } from '@tenant-sync/kafka';
+import { workspaceRoot } from '@tenant-sync/local-infra';
+import { describeMachine, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
+import { percentile, startApps, startRelay } from './bench-system.ts';
+
+const IMPORT = Number(process.env.BENCH_IMPORT ?? 100_000);
+const QUIET_EVERY_MS = 200;
+const IDLE_SECONDS = 10;
+const PARTITIONS = 6;
+const { a: quiet, b: importer } = testTenants;
+
+const progress = (line: string) => process.stderr.write(`[fairness-bench] ${line}\n`);
+const rate = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main() {
+  progress('starting PostgreSQL and Kafka (fresh databases and topics)');
+  const { infra, stop } = await startTestInfrastructure();
+  const source = postgres(infra.sourceAdminUrl, { max: 4, onnotice: () => {} });
+  const copy = postgres(infra.consumerAdminUrl, { max: 2, onnotice: () => {} });
+  const kafka = createKafka({ brokers: infra.brokers, clientId: 'fairness-bench', logger: pino({ level: 'error' }) });
+  const apps: AppProcess[] = [];
+
+  /** Source commit → consumer commit of the quiet tenant's users written since `since`, in ms. */
+  const quietLatencies = async (since: Date) => {
+    const rows = await source`SELECT id, extract(epoch FROM created_at) * 1000 AS ms FROM users WHERE org_id = ${quiet.id} AND created_at >= ${since}`;
+    const committed = new Map(rows.map((row) => [row.id as string, Number(row.ms)]));
+    for (;;) {
+      const synced = await copy`SELECT id, extract(epoch FROM synced_at) * 1000 AS ms FROM synced_users WHERE org_id = ${quiet.id} AND id = ANY(${[...committed.keys()]})`;
+      if (synced.length === committed.size) return synced.map((row) => Math.max(0, Number(row.ms) - committed.get(row.id as string)!));
+      await sleep(100);
+    }
+  };
+  /** Writes one quiet user every QUIET_EVERY_MS until `done()`. */
+  const quietWrites = async (done: () => boolean) => {
+    let n = 0;
+    while (!done()) {
+      await source`INSERT INTO users (org_id, name, email) VALUES (${quiet.id}, 'Quiet', ${`quiet${Date.now()}-${n++}@fair.test`})`;
+      await sleep(QUIET_EVERY_MS);
+    }
+    return n;
+  };
+  const importedCount = async () => (await copy`SELECT count(*)::int AS n FROM synced_users WHERE org_id = ${importer.id}`)[0]!.n as number;
+  /** Imports IMPORT users in one transaction; resolves with users/s until the copy holds them all. */
+  const importAndDrain = async (round: number) => {
+    const before = await importedCount();
+    const started = performance.now();
+    await source.unsafe(`
+      INSERT INTO users (org_id, name, email)
+      SELECT '${importer.id}'::uuid, 'Imported ' || n, 'import${round}-' || n || '@fair.test' FROM generate_series(1, ${IMPORT}) n`);
+    let last = Date.now();
+    while ((await importedCount()) < before + IMPORT) {
+      if (Date.now() - last > 5_000) {
+        progress(`  ${rate((await importedCount()) - before)} of ${rate(IMPORT)} imported users synced`);
+        last = Date.now();
+      }
+      await sleep(50);
+    }
+    return IMPORT / ((performance.now() - started) / 1_000);
+  };
+
+  try {
+    const machine = await describeMachine(infra.adminUrl, infra.kafkaOrigin);
+    const loadAtStart = loadavg()[0]!.toFixed(1);
+    const topic = `${infra.topic}-fairness-bench`;
+    await ensureTopics(kafka, [
+      { topic, numPartitions: PARTITIONS },
+      { topic: `${topic}.dlq`, numPartitions: 1 },
+    ]);
+    const { source: sourceApp, consumer } = await startApps(infra, topic);
+    apps.push(sourceApp, consumer, await startRelay(infra, topic));
+
+    progress(`quiet tenant alone: one user every ${QUIET_EVERY_MS} ms for ${IDLE_SECONDS} s`);
+    const idleSince = new Date();
+    const idleEnd = Date.now() + IDLE_SECONDS * 1_000;
+    await quietWrites(() => Date.now() > idleEnd);
+    const idle = await quietLatencies(idleSince);
+
+    progress(`import alone: ${rate(IMPORT)} users in one transaction`);
+    const aloneEps = await importAndDrain(1);
+
+    progress('import shared: the same import while the quiet tenant writes');
+    let importing = true;
+    const sharedSince = new Date();
+    const quietDuring = quietWrites(() => !importing);
+    const sharedEps = await importAndDrain(2);
+    importing = false;
+    await quietDuring;
+    const during = await quietLatencies(sharedSince);
+
+    const result = {
+      quiet_idle_p50_ms: percentile(idle, 50),
+      quiet_idle_p99_ms: percentile(idle, 99),
+      quiet_during_import_p50_ms: percentile(during, 50),
+      quiet_during_import_p99_ms: percentile(during, 99),
+      quiet_during_import_max_ms: percentile(during, 100),
+      import_eps_alone: Math.round(aloneEps),
+      import_eps_shared: Math.round(sharedEps),
+    };
+    const errors = apps.flatMap((app) => app.logLines().filter((line) => Number(line.level) >= 50).map((line) => `${app.name}: ${line.msg ?? line.raw}`));
+    const report = [
+      `### Fairness: a quiet tenant during another tenant's import — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      '',
+      `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB; Node ${machine.node}, PostgreSQL ${machine.postgres}, Kafka ${machine.kafka}. ` +
+        `Source, relay and consumer (one each, defaults), PostgreSQL, the broker and the load on this one machine; ${PARTITIONS} partitions. ` +
+        `Load average at start ${loadAtStart}, at end ${loadavg()[0]!.toFixed(1)}.`,
+      '',
+      '| measure | result | target |',
+      '|---|---|---|',
+      `| quiet tenant, idle system: source commit → consumer commit (${idle.length} changes) | p50 ${result.quiet_idle_p50_ms} ms · p99 ${result.quiet_idle_p99_ms} ms | — |`,
+      `| quiet tenant during a ${rate(IMPORT)}-user import (${during.length} changes) | p50 ${result.quiet_during_import_p50_ms} ms · p99 ${result.quiet_during_import_p99_ms} ms · max ${result.quiet_during_import_max_ms} ms | p99 ≤ 3 × idle p99 and ≤ 500 ms |`,
+      `| import alone → all in the copy | ${rate(aloneEps)} users/s | — |`,
+      `| import with the quiet tenant writing | ${rate(sharedEps)} users/s (${Math.round((sharedEps / aloneEps) * 100)} % of alone) | ≥ 80 % |`,
+      `| error log lines of the three apps | ${errors.length} | 0 |`,
+      '',
+    ].join('\n');
+    process.stdout.write(`\n${report}\n`);
+    if (errors.length > 0) process.stdout.write(`${errors.slice(0, 10).join('\n')}\n`);
+    if (process.env.BENCH_RECORD !== '0') await appendFile(path.join(workspaceRoot, 'BENCHMARKS.md'), `${report}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    for (const app of apps.reverse()) await app.stop(10_000).catch(() => {});
+    await source.end();
+    await copy.end();
+    await stop();
+  }
+}
+
+await main();
