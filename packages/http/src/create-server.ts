@@ -4,6 +4,7 @@ import type { SecureServerOptions } from 'node:http2';
 import type { ServerOptions } from 'node:https';
 import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
@@ -25,7 +26,7 @@ export interface HttpsServerOptions {
   logger: Logger;
   https: ServerOptions | SecureServerOptions;
   bodyLimit?: number;
-  /** Title and summary of the OpenAPI document served at `/docs/json`. */
+  /** Title and summary of the OpenAPI document served at `/docs/json` and shown at `/docs`. */
   openapi: { title: string; description: string };
   /** When to shed load with `503` + `Retry-After` rather than queue more work. */
   pressure?: LoadShedding;
@@ -60,6 +61,26 @@ export interface LoadShedding {
 const defaultPressure: LoadShedding = { maxEventLoopDelayMs: 1_000, maxEventLoopUtilization: 0.98, sampleIntervalMs: 1_000 };
 
 /**
+ * The policy of the `/docs` routes only (the API routes keep whatever the app's helmet sets):
+ * every asset comes from this listener, out of the npm package, and nothing from elsewhere —
+ * no CDN, no validator badge. Inline styles are the one allowance, as in helmet's default.
+ */
+const docsContentSecurityPolicy = [
+  "default-src 'self'",
+  "base-uri 'self'",
+  "connect-src 'self'",
+  "font-src 'self' data:",
+  "form-action 'self'",
+  "frame-ancestors 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "script-src 'self'",
+  "script-src-attr 'none'",
+  "style-src 'self' 'unsafe-inline'",
+  'upgrade-insecure-requests',
+].join('; ');
+
+/**
  * Fastify's own Ajv compiler, twice: query strings, params and headers arrive as text and are
  * coerced to their schema types, but a JSON body already has types, so `{"name": 123}` or
  * `{"name": ["x"]}` is refused rather than quietly turned into the string the schema wants.
@@ -81,7 +102,7 @@ const buildValidator: BuildCompilerFromPool = (externalSchemas, options) => {
  * properties refused, not silently dropped), a request id and a trace context per request
  * (`reqId` and `traceId` on every log line of it, the id taken from a well-formed
  * `X-Request-ID`, the trace from `traceparent`), one JSON error shape, its OpenAPI document at
- * `/docs/json`, and 503 while closing or while the event loop is overloaded.
+ * `/docs/json` and Swagger UI at `/docs`, and 503 while closing or while the event loop is overloaded.
  */
 export async function createHttpsServer({
   listener,
@@ -127,7 +148,8 @@ export async function createHttpsServer({
   });
   // The OpenAPI document is generated from the route schemas, so it cannot drift from them.
   await app.register(swagger, { openapi: { openapi: '3.1.0', info: { ...openapi, version: '1' } } });
-  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  // Swagger UI at /docs, its document at /docs/json (and /docs/yaml); hidden from the document.
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: docsContentSecurityPolicy });
   app.decorateRequest('trace', null as unknown as TraceContext);
   app.addHook('onRequest', async (request) => {
     request.trace = traces.get(request.raw) ?? continueTrace(undefined);
