@@ -1,4 +1,8 @@
+import createError from '@fastify/error';
 import { ReferenceApiError } from './reference-client.ts';
+
+/** A page cursor of the cache API that this API did not make. */
+export const SYNC_INVALID_CURSOR = createError('SYNC_INVALID_CURSOR', 'cursor is invalid', 400);
 
 /**
  * The source refused our credentials (401): retrying
@@ -32,14 +36,15 @@ export class SyncUnavailableError extends Error {
 export const isTransientFetchError = (error: unknown) =>
   !(error instanceof ReferenceApiError) || error.status >= 500 || error.status === 429 || error.status === 408;
 
-/** 401 of the Reference API: our credentials, not the message. */
-export const isAuthRefusal = (error: unknown): error is ReferenceApiError => error instanceof ReferenceApiError && error.status === 401;
+/** The Reference API refused our credentials (`SRC_CLIENT_NOT_AUTHORISED`): our certificate or identity, not the message. */
+export const isAuthRefusal = (error: unknown): error is ReferenceApiError => error instanceof ReferenceApiError && error.code === 'SRC_CLIENT_NOT_AUTHORISED';
 
 /**
- * 403 of the Reference API: our credentials were accepted, the tenant was not (unknown or
- * suspended at the source, which asks afresh on every call while we cache the org's status).
+ * The Reference API accepted our credentials but not the tenant (`SRC_TENANT_NOT_ALLOWED`):
+ * unknown or suspended at the source, which asks afresh on every call while we cache the
+ * org's status.
  */
-export const isTenantRefusal = (error: unknown): error is ReferenceApiError => error instanceof ReferenceApiError && error.status === 403;
+export const isTenantRefusal = (error: unknown): error is ReferenceApiError => error instanceof ReferenceApiError && error.code === 'SRC_TENANT_NOT_ALLOWED';
 
 /**
  * A PostgreSQL error caused by the data written, which the same write will meet again: a data

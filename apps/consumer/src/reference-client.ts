@@ -3,14 +3,29 @@ import { ReferenceHeaders, type ReferenceBatchResponse, type VersionPage } from 
 import { isSubject, type Membership } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
 
-/** A non-2xx answer of the Reference API; `status` decides retry, alert or dead letter. */
+/**
+ * A non-2xx answer of the Reference API. `code` is the source's code for the cause (its error
+ * body's `code`, e.g. `SRC_TENANT_NOT_ALLOWED`; `HTTP_<status>` when it sent none): the code
+ * decides alert or dead letter, the status class whether to retry.
+ */
 export class ReferenceApiError extends Error {
-  readonly code = 'SYNC_REFERENCE_API';
+  readonly code: string;
   readonly status: number;
-  constructor(status: number, message: string) {
+  constructor(status: number, message: string, code = `HTTP_${status}`) {
     super(message);
     this.name = 'ReferenceApiError';
     this.status = status;
+    this.code = code;
+  }
+}
+
+/** The `code` of an error body, when the body is one. */
+async function errorCode(body: { text(): Promise<string> }): Promise<string | undefined> {
+  try {
+    const code = (JSON.parse(await body.text()) as { code?: unknown }).code;
+    return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -63,8 +78,8 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
       });
       status = response.statusCode;
       if (status >= 200 && status < 300) return (await response.body.json()) as T;
-      await response.body.dump();
-      throw new ReferenceApiError(status, `${method} ${path} answered ${status}`);
+      const code = await errorCode(response.body);
+      throw new ReferenceApiError(status, `${method} ${path} answered ${status}${code ? ` ${code}` : ''}`, code);
     } finally {
       onCall?.(route, status, (performance.now() - started) / 1_000);
     }
@@ -81,16 +96,17 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
       return call('user_versions', 'GET', `/internal/sync/user?${query}`, orgId);
     },
     /**
-     * Whether the source knows the organisation as ACTIVE. The source's mTLS listener answers
-     * 403 for an unknown or inactive tenant and 401 for credentials it refuses, so a 403 here
-     * is an answer (false) while a 401 is thrown for the caller to raise an alert.
+     * Whether the source knows the organisation as ACTIVE. The source's mTLS listener refuses
+     * an unknown or inactive tenant with `SRC_TENANT_NOT_ALLOWED` and credentials with
+     * `SRC_CLIENT_NOT_AUTHORISED`: the first is an answer (false), the second is thrown for the
+     * caller to raise an alert.
      */
     async orgActive(orgId: string): Promise<boolean> {
       try {
         const answer = await call<{ id: string; status: string }>('org', 'GET', '/internal/tenancy/org', orgId);
         return answer.status === 'ACTIVE';
       } catch (error) {
-        if (error instanceof ReferenceApiError && error.status === 403) return false;
+        if (error instanceof ReferenceApiError && error.code === 'SRC_TENANT_NOT_ALLOWED') return false;
         throw error;
       }
     },
@@ -104,8 +120,8 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
       try {
         return await call('membership', 'GET', `/internal/tenancy/members/${encodeURIComponent(subject)}`, orgId);
       } catch (error) {
-        // 403 from the Reference API means the organisation is unknown or not active.
-        if (error instanceof ReferenceApiError && error.status === 403) return null;
+        // The organisation is unknown or not active: no membership.
+        if (error instanceof ReferenceApiError && error.code === 'SRC_TENANT_NOT_ALLOWED') return null;
         throw error;
       }
     },

@@ -118,14 +118,14 @@ describe('applyReferences', () => {
   });
 
   it('throws a credential error on 401 at once', async () => {
-    const h = harness([new ReferenceApiError(401, 'refused')]);
+    const h = harness([new ReferenceApiError(401, 'refused', 'SRC_CLIENT_NOT_AUTHORISED')]);
     await expect(applyReferences(h.deps, orgId, [id])).rejects.toBeInstanceOf(SourceAuthError);
     expect(h.calls).toHaveLength(1);
     expect(h.sleeps).toEqual([]);
   });
 
   it('takes a 403 as the organisation no longer served (suspended since its cached check): org_inactive, no retry, no pause', async () => {
-    const h = harness([new ReferenceApiError(403, 'tenant not allowed')]);
+    const h = harness([new ReferenceApiError(403, 'tenant not allowed', 'SRC_TENANT_NOT_ALLOWED')]);
     const failures = await applyReferences(h.deps, orgId, [id]);
     expect(failures.get(id)).toEqual({ code: 'org_inactive', reason: 'organisation unknown or not active at the source' });
     expect(h.calls).toHaveLength(1);

@@ -154,7 +154,7 @@ describe('the reference consumer loop', () => {
       orgActive: async (orgId) => {
         if (orgId !== refused) return true;
         calls += 1;
-        if (calls === 1) throw new ReferenceApiError(401, 'client not authorised');
+        if (calls === 1) throw new ReferenceApiError(401, 'client not authorised', 'SRC_CLIENT_NOT_AUTHORISED');
         return true;
       },
     });

@@ -10,7 +10,7 @@ import { certsDir, eventually, mintToken, startSystem, testTenants, type Running
 
 const infra = inject('infra');
 const { a, b, suspended } = testTenants;
-const unauthorized = { statusCode: 401, error: 'Unauthorized', message: 'invalid or missing credentials' };
+const unauthorized = { statusCode: 401, code: 'AUTH_UNAUTHORIZED', error: 'Unauthorized', message: 'invalid or missing credentials' };
 
 const base64url = (value: object | string) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const claimsFor = (orgId: string, subject: string) => {
@@ -169,7 +169,7 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
           const missing = await send(ports.public, method, `/users/${randomUUID()}`, { token: tokens.adminA, body });
           expect(foreign.status).toBe(404);
           expect(foreign.text).toBe(missing.text);
-          expect(foreign.json()).toEqual({ statusCode: 404, error: 'Not Found', message: 'user not found' });
+          expect(foreign.json()).toEqual({ statusCode: 404, code: 'SRC_USER_NOT_FOUND', error: 'Not Found', message: 'user not found' });
         }
       });
     });

@@ -3,3 +3,7 @@ import createError from '@fastify/error';
 export const SRC_DUPLICATE_EMAIL = createError('SRC_DUPLICATE_EMAIL', 'a user with this email already exists in the organisation', 409);
 export const SRC_USER_NOT_FOUND = createError('SRC_USER_NOT_FOUND', 'user not found', 404);
 export const SRC_INVALID_CURSOR = createError('SRC_INVALID_CURSOR', 'cursor is invalid', 400);
+/** The mTLS peer is not an allow-listed client, or X-Consumer-ID does not name it. */
+export const SRC_CLIENT_NOT_AUTHORISED = createError('SRC_CLIENT_NOT_AUTHORISED', 'client not authorised', 401);
+/** X-Tenant-ID is missing, not a UUID, or names an organisation that is unknown or not ACTIVE. */
+export const SRC_TENANT_NOT_ALLOWED = createError('SRC_TENANT_NOT_ALLOWED', 'tenant not allowed', 403);

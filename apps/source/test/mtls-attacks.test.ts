@@ -208,6 +208,8 @@ describe('mTLS listener under attack', () => {
         for (const url of [`/internal/sync/user/${userOfA}`, '/internal/sync/user', `/internal/tenancy/members/${a.admin}`]) {
           const response = await call(agent, url, headers);
           expect(response.status, url).toBe(status);
+          // The code names the cause a consumer acts on: its credentials (alert) or the tenant (no sync).
+          expect(response.body.code, url).toBe(status === 401 ? 'SRC_CLIENT_NOT_AUTHORISED' : 'SRC_TENANT_NOT_ALLOWED');
           expect(JSON.stringify(response.body)).not.toMatch(/ann@a\.test|Ann/);
         }
         const batch = await call(agent, '/internal/sync/user/batch', headers, 'POST', { ids: [userOfA] });

@@ -78,7 +78,7 @@ describe('public users API', () => {
     for (const [method, payload] of [['GET'], ['PATCH', { name: 'Mallory' }], ['DELETE']] as const) {
       const response = await call(method, `/users/${id}`, adminB, payload);
       expect(response.statusCode).toBe(404);
-      expect(response.json()).toEqual({ statusCode: 404, error: 'Not Found', message: 'user not found' });
+      expect(response.json()).toEqual({ statusCode: 404, code: 'SRC_USER_NOT_FOUND', error: 'Not Found', message: 'user not found' });
     }
     expect(await snapshot()).toEqual(before);
   });
@@ -99,7 +99,7 @@ describe('public users API', () => {
       const before = await snapshot();
       const response = await call('POST', '/users', token === 'adminA' ? adminA : token, { name: 'Eve', email: 'eve@a.test' }, headers);
       expect(response.statusCode).toBe(401);
-      expect(response.json()).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'invalid or missing credentials' });
+      expect(response.json()).toEqual({ statusCode: 401, code: 'AUTH_UNAUTHORIZED', error: 'Unauthorized', message: 'invalid or missing credentials' });
       expect(await snapshot()).toEqual(before);
     });
 
@@ -122,15 +122,16 @@ describe('public users API', () => {
     });
 
     it.each([
-      ['a body naming another orgId', { name: 'Eve', email: 'eve@a.test', orgId: 'b' }],
-      ['a __proto__ key', JSON.parse('{"name":"Eve","email":"eve@a.test","__proto__":{"admin":true}}')],
-      ['a constructor key', { name: 'Eve', email: 'eve@a.test', constructor: { prototype: { admin: true } } }],
-      ['an invalid email', { name: 'Eve', email: 'not-an-email' }],
-      ['a missing name', { email: 'eve@a.test' }],
-    ])('400 for %s', async (_name, payload) => {
+      ['a body naming another orgId', { name: 'Eve', email: 'eve@a.test', orgId: 'b' }, 'HTTP_INVALID_INPUT'],
+      // Refused by the JSON parser itself, before any schema: Fastify's own code.
+      ['a __proto__ key', JSON.parse('{"name":"Eve","email":"eve@a.test","__proto__":{"admin":true}}'), 'FST_ERR_CTP_INVALID_JSON_BODY'],
+      ['a constructor key', { name: 'Eve', email: 'eve@a.test', constructor: { prototype: { admin: true } } }, 'FST_ERR_CTP_INVALID_JSON_BODY'],
+      ['an invalid email', { name: 'Eve', email: 'not-an-email' }, 'HTTP_INVALID_INPUT'],
+      ['a missing name', { email: 'eve@a.test' }, 'HTTP_INVALID_INPUT'],
+    ])('400 for %s', async (_name, payload, code) => {
       const response = await call('POST', '/users', adminA, payload);
       expect(response.statusCode).toBe(400);
-      expect(response.json()).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+      expect(response.json()).toMatchObject({ statusCode: 400, code, error: 'Bad Request' });
       expect((await snapshot()).users).toEqual([]);
     });
 

@@ -182,7 +182,7 @@ function parseErrorBody(text: string): ApiErrorBody | undefined {
   try {
     const body = JSON.parse(text) as Partial<ApiErrorBody>;
     if (typeof body.statusCode === 'number' && typeof body.message === 'string') {
-      return { statusCode: body.statusCode, error: String(body.error ?? ''), message: body.message };
+      return { statusCode: body.statusCode, code: String(body.code ?? ''), error: String(body.error ?? ''), message: body.message };
     }
   } catch {
     // not JSON: the status alone says what happened

@@ -1,6 +1,7 @@
-/** JSON error body every tenant-sync API answers with. */
+/** JSON error body every tenant-sync API answers with; `code` is stable per cause (e.g. `SRC_DUPLICATE_EMAIL`). */
 export interface ApiErrorBody {
   statusCode: number;
+  code: string;
   error: string;
   message: string;
 }

@@ -151,7 +151,7 @@ describe('TenantSyncClient', () => {
   });
 
   it('turns a refusal into a TenantSyncApiError with the status and the server JSON error', async () => {
-    const body = { statusCode: 404, error: 'Not Found', message: 'user not found' };
+    const body = { statusCode: 404, code: 'SRC_USER_NOT_FOUND', error: 'Not Found', message: 'user not found' };
     answer = () => ({ status: 404, body });
     const error = await client.getUser(orgA, userId).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TenantSyncApiError);

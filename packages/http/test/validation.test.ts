@@ -41,7 +41,7 @@ describe('request validation of createHttpsServer', async () => {
   ])('refuses %s in a JSON body instead of coercing it (400)', async (_name, body) => {
     const response = await post(body);
     expect(response.statusCode).toBe(400);
-    expect(response.json()).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(response.json()).toMatchObject({ statusCode: 400, code: 'HTTP_INVALID_INPUT', error: 'Bad Request' });
   });
 
   it('routes a path parameter of 128 characters to its schema rather than answering 414', async () => {

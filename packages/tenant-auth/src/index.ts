@@ -10,3 +10,4 @@ export {
   type TokenVerifierOptions,
   type VerifyToken,
 } from './token-verifier.ts';
+export { AUTH_ROLE_NOT_ALLOWED, AUTH_UNAUTHORIZED } from './errors.ts';

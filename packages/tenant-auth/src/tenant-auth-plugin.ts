@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { isOrgId } from '@tenant-sync/contracts';
 import type { LookupMembership } from './membership-cache.ts';
 import type { VerifyToken } from './token-verifier.ts';
+import { AUTH_ROLE_NOT_ALLOWED, AUTH_UNAUTHORIZED } from './errors.ts';
 
 export type Role = 'member' | 'tenant_admin';
 
@@ -29,8 +30,6 @@ declare module 'fastify' {
   }
 }
 
-const unauthorized = { statusCode: 401, error: 'Unauthorized', message: 'invalid or missing credentials' };
-
 /**
  * Authenticates every route of the scope it is registered in: a bearer JWT verified by
  * `verifyToken`, the tenant taken from its `org_id` claim (an `X-Tenant-ID` header must equal
@@ -45,7 +44,7 @@ async function tenantAuth(scope: FastifyInstance, options: TenantAuthOptions) {
     const reason = await authenticate(request, options);
     if (reason) {
       request.log.warn({ reason }, 'request refused: unauthenticated');
-      return reply.code(401).send(unauthorized);
+      throw new AUTH_UNAUTHORIZED();
     }
     // Every later line of this request, the completion line included, names its tenant.
     request.log = reply.log = request.log.child({ tenantId: request.principal.orgId });
@@ -77,10 +76,10 @@ async function authenticate(request: FastifyRequest, { verifyToken, lookupMember
 
 /** A preHandler that answers `403` unless the principal holds `role`. */
 export function requireRole(role: Role): preHandlerHookHandler {
-  return async (request, reply) => {
+  return async (request) => {
     if (request.principal.role !== role) {
       request.log.warn({ required: role, role: request.principal.role }, 'request refused: role not allowed');
-      return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'role not allowed' });
+      throw new AUTH_ROLE_NOT_ALLOWED();
     }
   };
 }

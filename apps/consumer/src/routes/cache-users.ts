@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { decodeCursor, encodeCursor, UserPage } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { ErrorResponse } from '@tenant-sync/http';
+import { SYNC_INVALID_CURSOR } from '../errors.ts';
 import { listLiveUsers, toUser } from '../synced-tables.ts';
 
 const PageQuery = Type.Object(
@@ -16,11 +17,9 @@ export const cacheUserRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<ConsumerDat
   app.get(
     '/cache/users',
     { schema: { querystring: PageQuery, response: { 200: UserPage, 400: ErrorResponse, 401: ErrorResponse } } },
-    async (request, reply) => {
+    async (request) => {
       const after = request.query.cursor ? decodeCursor(request.query.cursor) : null;
-      if (request.query.cursor && !after) {
-        return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'cursor is invalid' });
-      }
+      if (request.query.cursor && !after) throw new SYNC_INVALID_CURSOR();
       const { rows, more } = await withTenant(db, request.principal.orgId, (trx) => listLiveUsers(trx, request.query.limit, after));
       const items = rows.map(toUser);
       const last = items.at(-1);

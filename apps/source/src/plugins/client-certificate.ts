@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { isOrgId, ReferenceHeaders } from '@tenant-sync/contracts';
 import { peerIdentity } from '@tenant-sync/tls';
+import { SRC_CLIENT_NOT_AUTHORISED, SRC_TENANT_NOT_ALLOWED } from '../errors.ts';
 
 export interface ClientCertificateOptions {
   /** Client identities allowed to call: SPIFFE IDs, matched exactly. */
@@ -39,11 +40,7 @@ async function clientCertificate(app: FastifyInstance, { allowedClients, orgStat
     const spiffeId = spiffeIds.length === 1 ? spiffeIds[0] : undefined;
     const refuse = (status: 401 | 403, reason: string) => {
       request.log.warn({ reason, client: spiffeId ?? identity?.commonName }, 'internal request refused');
-      return reply.code(status).send({
-        statusCode: status,
-        error: status === 401 ? 'Unauthorized' : 'Forbidden',
-        message: status === 401 ? 'client not authorised' : 'tenant not allowed',
-      });
+      throw status === 401 ? new SRC_CLIENT_NOT_AUTHORISED() : new SRC_TENANT_NOT_ALLOWED();
     };
     if (!identity || !spiffeId || !allowed.has(spiffeId)) return refuse(401, 'certificate SPIFFE ID missing, ambiguous or not allow-listed');
     if (!identity.clientAuth) return refuse(401, 'certificate is not meant for client authentication');
