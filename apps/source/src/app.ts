@@ -10,6 +10,7 @@ import { cacheMemberships, tenantAuthPlugin, tokenVerifierFromSettings } from '@
 import { serverTlsOptions, type TlsMaterial } from '@tenant-sync/tls';
 import { clientCertificatePlugin } from './plugins/client-certificate.ts';
 import { referenceRoutes } from './routes/internal/index.ts';
+import { teamRoutes } from './routes/teams/index.ts';
 import { userRoutes } from './routes/users/index.ts';
 import { createTenancyQueries } from './tenancy.ts';
 
@@ -48,6 +49,7 @@ export async function buildPublicServer({ config, db, logger, tls, registry }: S
   await app.register(async (authenticated) => {
     await authenticated.register(tenantAuthPlugin, { verifyToken, lookupMembership });
     await authenticated.register(userRoutes, { db });
+    await authenticated.register(teamRoutes, { db });
   });
   return app;
 }

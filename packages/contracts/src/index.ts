@@ -7,9 +7,13 @@ export {
   ReferenceBatchResponse,
   ReferenceHeaders,
   ReferenceResponse,
+  referenceBatchResponseOf,
+  referenceResponseOf,
+  TeamReferenceBatchResponse,
   Tombstone,
   VersionPage,
 } from './reference-api.ts';
 export { decodeCursor, encodeCursor, type PagePosition } from './page-cursor.ts';
 export { continueTrace, parseTraceparent, type TraceContext } from './traceparent.ts';
 export { DeadLetterHeaders, deadLetterTopicOf, isDeadLetterHeader } from './dead-letter.ts';
+export { CreateTeamBody, Team, TeamPage, UpdateTeamBody } from './team.ts';

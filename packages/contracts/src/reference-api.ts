@@ -1,13 +1,15 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
+import { Team } from './team.ts';
 import { User } from './user.ts';
 
 /** Header names of the internal Reference API. */
 export const ReferenceHeaders = { tenantId: 'x-tenant-id', consumerId: 'x-consumer-id' } as const;
 
-export const ReferenceResponse = Type.Object({
-  data: User,
-  _meta: Type.Object({ tenantId: Type.String({ format: 'uuid' }), retrievedAt: Type.String({ format: 'date-time' }) }),
-});
+const Meta = Type.Object({ tenantId: Type.String({ format: 'uuid' }), retrievedAt: Type.String({ format: 'date-time' }) });
+
+/** The single form's answer for a live entity of the type `entity` describes. */
+export const referenceResponseOf = <T extends TSchema>(entity: T) => Type.Object({ data: entity, _meta: Meta });
+export const ReferenceResponse = referenceResponseOf(User);
 export type ReferenceResponse = Static<typeof ReferenceResponse>;
 
 const id = Type.String({ format: 'uuid' });
@@ -26,13 +28,17 @@ export const ReferenceBatchBody = Type.Object(
   { ids: Type.Array(Type.String({ format: 'uuid' }), { minItems: 1, maxItems: 1000 }) },
   { additionalProperties: false },
 );
-export const ReferenceBatchResponse = Type.Object({
-  data: Type.Array(User),
-  deleted: Type.Array(Type.Object({ id, version }, { additionalProperties: false })),
-  missing: Type.Array(Type.String({ format: 'uuid' })),
-  _meta: Type.Object({ tenantId: Type.String({ format: 'uuid' }), retrievedAt: Type.String({ format: 'date-time' }) }),
-});
+export const referenceBatchResponseOf = <T extends TSchema>(entity: T) =>
+  Type.Object({
+    data: Type.Array(entity),
+    deleted: Type.Array(Type.Object({ id, version }, { additionalProperties: false })),
+    missing: Type.Array(Type.String({ format: 'uuid' })),
+    _meta: Meta,
+  });
+export const ReferenceBatchResponse = referenceBatchResponseOf(User);
 export type ReferenceBatchResponse = Static<typeof ReferenceBatchResponse>;
+export const TeamReferenceBatchResponse = referenceBatchResponseOf(Team);
+export type TeamReferenceBatchResponse = Static<typeof TeamReferenceBatchResponse>;
 
 /** Membership answer used by other services to authorise a user of a tenant. */
 export const MembershipResponse = Type.Object({

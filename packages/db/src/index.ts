@@ -2,4 +2,4 @@ export { createDatabase, pingDatabase, type DatabaseOptions } from './create-dat
 export { InvalidTenantError } from './errors.ts';
 export { withTenant, type TenantTransactionOptions } from './tenant-transaction.ts';
 export type { ConsumerDatabase, SyncedUserRow, SyncedUsersTable } from './consumer-schema.ts';
-export type { OutboxRow, SourceDatabase, UserRow } from './source-schema.ts';
+export type { OutboxRow, SourceDatabase, TeamRow, UserRow } from './source-schema.ts';

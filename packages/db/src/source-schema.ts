@@ -28,6 +28,16 @@ export interface UsersTable {
   updated_at: Generated<Date>;
 }
 
+export interface TeamsTable {
+  org_id: string;
+  id: Generated<string>;
+  name: string;
+  description: string | null;
+  version: Generated<number>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
 export interface OutboxTable {
   id: Generated<number>;
   event_id: Generated<string>;
@@ -71,10 +81,12 @@ export interface SourceDatabase {
   organizations: OrganizationsTable;
   memberships: MembershipsTable;
   users: UsersTable;
+  teams: TeamsTable;
   outbox: OutboxTable;
   tombstones: TombstonesTable;
   operator_audit_log: OperatorAuditLogTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
+export type TeamRow = Selectable<TeamsTable>;
 export type OutboxRow = Selectable<OutboxTable>;

@@ -7,7 +7,7 @@ const infra = inject('infra');
 const allAppRoles = ['consumer_app', 'relay_app', 'source_app'];
 
 /** The tables of each database that hold tenant data; the audit fails if one appears that is not listed. */
-const tenantTables = { source: ['memberships', 'organizations', 'outbox', 'tombstones', 'users'], consumer: ['synced_users'] } as const;
+const tenantTables = { source: ['memberships', 'organizations', 'outbox', 'teams', 'tombstones', 'users'], consumer: ['synced_users'] } as const;
 
 /** Tables of the audited operator path only: no app role may reach them, whatever the tenant. */
 const operatorTables = ['operator_audit_log'];
@@ -181,6 +181,10 @@ describe.each([
             ['source_app', 'memberships', 'SELECT'],
             ['source_app', 'organizations', 'SELECT'],
             ['source_app', 'outbox', 'INSERT'],
+            ['source_app', 'teams', 'DELETE'],
+            ['source_app', 'teams', 'INSERT'],
+            ['source_app', 'teams', 'SELECT'],
+            ['source_app', 'teams', 'UPDATE'],
             ['source_app', 'tombstones', 'INSERT'],
             ['source_app', 'tombstones', 'SELECT'],
             ['source_app', 'users', 'DELETE'],

@@ -2,16 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { withTenant, type SourceDatabase } from '@tenant-sync/db';
 import { requireRole } from '@tenant-sync/tenant-auth';
-import { SRC_DUPLICATE_EMAIL, SRC_INVALID_CURSOR, SRC_USER_NOT_FOUND } from '../../errors.ts';
+import { isUniqueViolation, SRC_DUPLICATE_EMAIL, SRC_INVALID_CURSOR, SRC_USER_NOT_FOUND } from '../../errors.ts';
 import { decodeCursor } from '@tenant-sync/contracts';
 import { deleteUser, findUser, insertUser, listUsers, toUser, updateUser } from './queries.ts';
 import { createUserSchema, deleteUserSchema, getUserSchema, listUsersSchema, updateUserSchema } from './schemas.ts';
-
-const uniqueViolation = '23505';
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === uniqueViolation;
-}
 
 /** Users CRUD of the caller's tenant. Every query runs in a tenant transaction under RLS. */
 export const userRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase> }> = async (app, { db }) => {
