@@ -11,6 +11,5 @@ export {
   PartitionAssigners,
 } from './create-kafka.ts';
 export { ensureTopics, type TopicSpec } from './topics.ts';
-export { flattenHeaders, readTopicToEnd, type StoredMessage } from './read-to-end.ts';
 export { kafkaReadiness, type KafkaReadiness } from './readiness.ts';
-export { readFromOffsets, type OffsetRange } from './read-from-offsets.ts';
+export { flattenHeaders, readFromOffsets, type OffsetRange, type StoredMessage } from './read-from-offsets.ts';

@@ -1,7 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { IHeaders } from '@confluentinc/kafka-javascript/types/kafkajs.js';
 import type { Kafka } from './create-kafka.ts';
-import { flattenHeaders, type StoredMessage } from './read-to-end.ts';
+
+/** A message as read back, headers flattened to strings. */
+export interface StoredMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  timestamp: string;
+}
+
+export function flattenHeaders(headers: IHeaders | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).map(([name, value]) => [name, String(Array.isArray(value) ? value[0] : value)]),
+  );
+}
 
 /** Offsets `from` (inclusive) to `to` (exclusive) of one partition. */
 export interface OffsetRange {
