@@ -1,8 +1,8 @@
 import type { Server as HttpsServer } from 'node:https';
 import { configOrExit, loadConsumerConfig, splitList } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
-import { createKafka, ensureTopics, kafkaReadiness, PartitionAssigners } from '@tenant-sync/kafka';
-import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
+import { brokersAnswer, createKafka, ensureTopics, kafkaReadiness, PartitionAssigners } from '@tenant-sync/kafka';
+import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal, portAnswers, waitForDependencies } from '@tenant-sync/ops';
 import { loadTlsMaterial, serverTlsOptions, watchTlsMaterial } from '@tenant-sync/tls';
 import { buildCacheServer } from './app.ts';
 import { createConsumerMetrics } from './metrics.ts';
@@ -120,6 +120,7 @@ onShutdownSignal(logger, async () => {
 });
 
 await opsServer.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
+await waitForDependencies({ postgres: () => pingDatabase(db), kafka: brokersAnswer(config.KAFKA_BROKERS, { group: config.KAFKA_GROUP_ID }), source: portAnswers(config.SOURCE_INTERNAL_URL) }, logger);
 await cacheServer.listen({ host: config.PUBLIC_HOST, port: config.PUBLIC_PORT });
 await ensureTopics(kafka, [
   { topic: config.KAFKA_TOPIC, numPartitions: 6 },

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { configOrExit, loadRelayConfig } from '@tenant-sync/config';
 import { pingDatabase } from '@tenant-sync/db';
-import { createKafka, ensureTopics, kafkaReadiness } from '@tenant-sync/kafka';
-import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
+import { brokersAnswer, createKafka, ensureTopics, kafkaReadiness } from '@tenant-sync/kafka';
+import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal, waitForDependencies } from '@tenant-sync/ops';
 import { createRelayMetrics } from './metrics.ts';
 import { listenForOutboxCommits } from './outbox-listener.ts';
 import { pendingStats } from './outbox.ts';
@@ -35,6 +35,7 @@ const opsServer = buildOpsServer({
   },
 });
 await opsServer.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
+await waitForDependencies({ postgres: () => pingDatabase(db), kafka: brokersAnswer(config.KAFKA_BROKERS) }, logger);
 
 const relay = createRelay({
   db,

@@ -1,7 +1,7 @@
 import type { Server as HttpsServer } from 'node:https';
 import { configOrExit, loadSourceConfig } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type SourceDatabase } from '@tenant-sync/db';
-import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal } from '@tenant-sync/ops';
+import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal, waitForDependencies } from '@tenant-sync/ops';
 import { loadTlsMaterial, serverTlsOptions, watchTlsMaterial } from '@tenant-sync/tls';
 import { buildInternalServer, buildPublicServer } from './app.ts';
 
@@ -40,6 +40,7 @@ onShutdownSignal(logger, async () => {
   await db.destroy();
 });
 
+await waitForDependencies({ postgres: () => pingDatabase(db) }, logger);
 await publicServer.listen({ host: config.PUBLIC_HOST, port: config.PUBLIC_PORT });
 await internalServer.listen({ host: config.INTERNAL_HOST, port: config.INTERNAL_PORT });
 await opsServer.listen({ host: config.OPS_HOST, port: config.OPS_PORT });

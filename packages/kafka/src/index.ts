@@ -13,3 +13,4 @@ export {
 export { ensureTopics, type TopicSpec } from './topics.ts';
 export { kafkaReadiness, type KafkaReadiness } from './readiness.ts';
 export { flattenHeaders, readFromOffsets, type OffsetRange, type StoredMessage } from './read-from-offsets.ts';
+export { brokersAnswer, type BrokersAnswerOptions } from './brokers-answer.ts';

@@ -1,3 +1,5 @@
 export { createLogger, loggerOptions, redactedPaths, type LoggerSettings } from './logger.ts';
 export { buildOpsServer, createMetricsRegistry, type OpsServerOptions, type ReadinessCheck } from './ops-server.ts';
 export { onShutdownSignal } from './shutdown.ts';
+export { DependencyTimeoutError } from './errors.ts';
+export { portAnswers, waitForDependencies, type WaitOptions } from './wait-for-dependencies.ts';

@@ -37,14 +37,19 @@ export function buildOpsServer({ logger, registry, readiness }: OpsServerOptions
 
   app.get('/health/live', quiet, async () => ({ status: 'ok' }));
 
+  // A check that never passed yet is an app still starting (probes begin before it is ready):
+  // worth a debug line only. A check that passed and then fails is a lost dependency: a warning.
+  const passed = new Set<string>();
   app.get('/health/ready', quiet, async (_request, reply) => {
     const results = await Promise.all(
       Object.entries(readiness).map(async ([name, check]) => {
         try {
           await check();
+          passed.add(name);
           return [name, 'ok'] as const;
         } catch (error) {
-          logger.warn({ check: name, reason: (error as Error).message }, 'readiness check failed');
+          const level = passed.has(name) ? 'warn' : 'debug';
+          logger[level]({ check: name, reason: (error as Error).message }, 'readiness check failed');
           return [name, 'failing'] as const;
         }
       }),
