@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { Agent, request, type Dispatcher } from 'undici';
-import { isOrgId, type CreateUserBody, type UpdateUserBody, type User } from '@tenant-sync/contracts';
+import { isOrgId, TENANT_HEADER, type CreateUserBody, type UpdateUserBody, type User } from '@tenant-sync/contracts';
 import { InvalidOrgIdError, InvalidResponseError, TenantMismatchError, TenantSyncApiError, type ApiErrorBody } from './errors.ts';
 
 /** A bearer token, or a function that returns the current one (called before every request). */
@@ -110,7 +110,7 @@ export class TenantSyncClient {
       dispatcher: this.#dispatcher,
       headers: {
         authorization: `Bearer ${tenant.token}`,
-        'x-tenant-id': tenant.orgId,
+        [TENANT_HEADER]: tenant.orgId,
         accept: 'application/json',
         ...(body ? { 'content-type': 'application/json' } : {}),
       },

@@ -1,4 +1,4 @@
-export { DEFAULT_ORG_ID, DEMO_ORG_ID, isOrgId } from './org-id.ts';
+export { DEFAULT_ORG_ID, DEMO_ORG_ID, isOrgId, TENANT_HEADER } from './org-id.ts';
 export { CreateUserBody, UpdateUserBody, User, UserPage } from './user.ts';
 export { EVENT_ACTIONS, EventHeaders, parseUserEvent, UserEvent, userEventValidator, type EventAction, type EventRejection, type ParsedEvent } from './user-event.ts';
 export {
@@ -13,7 +13,7 @@ export {
   Tombstone,
   VersionPage,
 } from './reference-api.ts';
-export { decodeCursor, encodeCursor, type PagePosition } from './page-cursor.ts';
+export { decodeCursor, encodeCursor, PageQuery, type PagePosition } from './page-cursor.ts';
 export { continueTrace, parseTraceparent, type TraceContext } from './traceparent.ts';
 export { DeadLetterHeaders, deadLetterTopicOf, isDeadLetterHeader } from './dead-letter.ts';
 export { CreateTeamBody, Team, TeamPage, UpdateTeamBody } from './team.ts';

@@ -13,3 +13,6 @@ export function isOrgId(value: unknown): value is string {
 export const DEFAULT_ORG_ID = '00000000-0000-0000-0000-000000000000';
 /** The second demo tenant seeded by setup. */
 export const DEMO_ORG_ID = '11111111-1111-1111-1111-111111111111';
+
+/** The request and message header that names the tenant, on every wire (HTTP and Kafka). */
+export const TENANT_HEADER = 'x-tenant-id';

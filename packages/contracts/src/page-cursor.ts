@@ -1,3 +1,5 @@
+import { Type, type Static } from 'typebox';
+
 /** Position after the last item of a page: the (created time, id) keyset of that item. */
 export interface PagePosition {
   createdAt: string;
@@ -29,3 +31,13 @@ export function decodeCursor(cursor: string): PagePosition | null {
     return null;
   }
 }
+
+/** The query of every keyset-paginated listing: `limit` 1–500 (50 by default) and an opaque `cursor`. */
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type PageQuery = Static<typeof PageQuery>;

@@ -1,9 +1,10 @@
 import { Type, type Static, type TSchema } from 'typebox';
+import { TENANT_HEADER } from './org-id.ts';
 import { Team } from './team.ts';
 import { User } from './user.ts';
 
 /** Header names of the internal Reference API. */
-export const ReferenceHeaders = { tenantId: 'x-tenant-id', consumerId: 'x-consumer-id' } as const;
+export const ReferenceHeaders = { tenantId: TENANT_HEADER, consumerId: 'x-consumer-id' } as const;
 
 const Meta = Type.Object({ tenantId: Type.String({ format: 'uuid' }), retrievedAt: Type.String({ format: 'date-time' }) });
 

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { isOrgId } from './org-id.ts';
+import { isOrgId, TENANT_HEADER } from './org-id.ts';
 
 export const EVENT_ACTIONS = ['CREATED', 'UPDATED', 'DELETED'] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
@@ -29,7 +29,7 @@ export const userEventValidator = Compile(UserEvent);
 
 /** Kafka header names. */
 export const EventHeaders = {
-  tenantId: 'x-tenant-id',
+  tenantId: TENANT_HEADER,
   eventType: 'event-type',
   eventId: 'event-id',
   traceparent: 'traceparent',

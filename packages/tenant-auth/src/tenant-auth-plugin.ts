@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import { isOrgId } from '@tenant-sync/contracts';
+import { isOrgId, TENANT_HEADER } from '@tenant-sync/contracts';
 import type { LookupMembership } from './membership-cache.ts';
 import type { VerifyToken } from './token-verifier.ts';
 import { AUTH_ROLE_NOT_ALLOWED, AUTH_UNAUTHORIZED } from './errors.ts';
@@ -61,7 +61,7 @@ async function authenticate(request: FastifyRequest, { verifyToken, lookupMember
   } catch (error) {
     return `token rejected: ${(error as Error).message}`;
   }
-  const tenantHeader = request.headers['x-tenant-id'];
+  const tenantHeader = request.headers[TENANT_HEADER];
   if (tenantHeader !== undefined && (!isOrgId(tenantHeader) || tenantHeader.toLowerCase() !== claims.orgId)) {
     return 'X-Tenant-ID does not match the token org_id';
   }

@@ -1,16 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
-import { Type } from 'typebox';
-import { decodeCursor, encodeCursor, UserPage } from '@tenant-sync/contracts';
+import { decodeCursor, encodeCursor, PageQuery, UserPage } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { ErrorResponse } from '@tenant-sync/http';
 import { SYNC_INVALID_CURSOR } from '../errors.ts';
 import { listLiveUsers, toUser } from '../synced-tables.ts';
-
-const PageQuery = Type.Object(
-  { limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
-  { additionalProperties: false },
-);
 
 /** The synced users of the caller's tenant, read under RLS from the consumer's own database. */
 export const cacheUserRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<ConsumerDatabase> }> = async (app, { db }) => {

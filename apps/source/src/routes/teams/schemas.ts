@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
-import { CreateTeamBody, Team, TeamPage, UpdateTeamBody } from '@tenant-sync/contracts';
+import { CreateTeamBody, PageQuery, Team, TeamPage, UpdateTeamBody } from '@tenant-sync/contracts';
 import { ErrorResponse } from '@tenant-sync/http';
-import { PageQuery } from '../users/schemas.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse };

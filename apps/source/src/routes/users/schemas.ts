@@ -1,17 +1,10 @@
 import { Type } from 'typebox';
-import { CreateUserBody, UpdateUserBody, User, UserPage } from '@tenant-sync/contracts';
+import { CreateUserBody, PageQuery, UpdateUserBody, User, UserPage } from '@tenant-sync/contracts';
 import { ErrorResponse } from '@tenant-sync/http';
 
 
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
-export const PageQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-    cursor: Type.Optional(Type.String({ maxLength: 200 })),
-  },
-  { additionalProperties: false },
-);
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse };
 
