@@ -4,6 +4,7 @@
 // set, else a broker on 127.0.0.1:9092, else a local KRaft broker started from its jars.
 import path from 'node:path';
 import pino from 'pino';
+import { ConfigError, consumerConfigSchema, loadConfig, relayConfigSchema, sourceConfigSchema } from '@tenant-sync/config';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import {
   firstHostPort,
@@ -77,26 +78,49 @@ try {
   process.exit(1);
 }
 
-const ready = (port: number) => fetch(`http://127.0.0.1:${port}/health/ready`).then((response) => response.ok, () => false);
-try {
-  await waitFor('the apps to be ready', async () => (await Promise.all([9101, 9102, 9103].map(ready))).every(Boolean), 180_000, 500);
-  console.log(
-    [
-      '',
-      '  tenant-sync is running',
-      '  ──────────────────────────────────────────────────────────────',
-      '  source   public API (TLS, JWT)       https://localhost:8001',
-      '  source   Reference API (mTLS)        https://localhost:8441',
-      '  consumer cache API (TLS, JWT)        https://localhost:8002/cache/users',
-      '  OpenAPI documents                    https://localhost:8001/docs/json · https://localhost:8002/docs/json',
-      '  metrics and health                   http://127.0.0.1:9101 · :9102 · :9103  (/metrics, /health/ready)',
-      '  mint a token                         npm run token -- --org 00000000-0000-0000-0000-000000000000',
-      '  admin CLI (orgs, members, DLQ)       npm run tenant -- --help',
-      '  Ctrl-C stops everything',
-      '',
-    ].join('\n'),
-  );
-} catch {
-  say('the apps did not all become ready within 3 minutes; see their logs above');
+/**
+ * Where the apps listen, read the way they read it (the same variables and defaults), so the
+ * banner and the readiness polls follow PUBLIC_PORT, OPS_PORT and the like. Each app checks its
+ * whole environment itself; here a bad value only costs the banner.
+ */
+function listeners() {
+  try {
+    return { source: loadConfig(sourceConfigSchema), relay: loadConfig(relayConfigSchema), consumer: loadConfig(consumerConfigSchema) };
+  } catch (error) {
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  }
+}
+
+const ready = (host: string, port: number) => fetch(`http://${host}:${port}/health/ready`).then((response) => response.ok, () => false);
+const apps = listeners();
+if (!apps) {
+  say('the apps cannot start with this environment; see their messages above');
+} else {
+  const { source, relay, consumer } = apps;
+  const ops = [source, relay, consumer];
+  try {
+    await waitFor('the apps to be ready', async () => (await Promise.all(ops.map((app) => ready(app.OPS_HOST, app.OPS_PORT)))).every(Boolean), 180_000, 500);
+    const publicApi = `https://localhost:${source.PUBLIC_PORT}`;
+    const cacheApi = `https://localhost:${consumer.PUBLIC_PORT}`;
+    console.log(
+      [
+        '',
+        '  tenant-sync is running',
+        '  ──────────────────────────────────────────────────────────────',
+        `  source   public API (TLS, JWT)       ${publicApi}`,
+        `  source   Reference API (mTLS)        https://localhost:${source.INTERNAL_PORT}`,
+        `  consumer cache API (TLS, JWT)        ${cacheApi}/cache/users`,
+        `  API docs (Swagger UI)                ${publicApi}/docs · ${cacheApi}/docs  (OpenAPI at /docs/json)`,
+        `  metrics and health                   ${ops.map((app) => `http://${app.OPS_HOST}:${app.OPS_PORT}`).join(' · ')}  (/metrics, /health/ready)`,
+        '  mint a token                         npm run token -- --org 00000000-0000-0000-0000-000000000000',
+        '  admin CLI (orgs, members, DLQ)       npm run tenant -- --help',
+        '  Ctrl-C stops everything',
+        '',
+      ].join('\n'),
+    );
+  } catch {
+    say('the apps did not all become ready within 3 minutes; see their logs above');
+  }
 }
 setInterval(() => {}, 1 << 30);
