@@ -27,6 +27,8 @@ export const logging = {
     ],
     { default: 'info' },
   ),
+  /** `json` lines for machines (the default); `pretty` for a person reading a terminal. */
+  LOG_FORMAT: Type.Union([Type.Literal('json'), Type.Literal('pretty')], { default: 'json' }),
 };
 
 export const operations = (defaultPort: number) => ({

@@ -1,4 +1,4 @@
-export { createLogger, loggerOptions, redactedPaths, type LoggerSettings } from './logger.ts';
+export { createLogger, loggerOptions, redactedPaths, type LogFormat, type LoggerSettings } from './logger.ts';
 export { buildOpsServer, createMetricsRegistry, type OpsServerOptions, type ReadinessCheck } from './ops-server.ts';
 export { onShutdownSignal } from './shutdown.ts';
 export { DependencyTimeoutError } from './errors.ts';
