@@ -21,7 +21,8 @@ export interface AppProcess {
 export async function startApp(name: 'source' | 'relay' | 'consumer', env: Record<string, string>, opsPort: number): Promise<AppProcess> {
   const child = spawn(process.execPath, [path.join(workspaceRoot, 'apps', name, 'src', 'main.ts')], {
     cwd: workspaceRoot,
-    env: { ...process.env, LOG_LEVEL: 'info', OPS_PORT: String(opsPort), ...env },
+    // JSON logs whatever the shell exports: tests parse them.
+    env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json', OPS_PORT: String(opsPort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
