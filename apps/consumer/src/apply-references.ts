@@ -38,19 +38,17 @@ export const defaultSyncPolicy: SyncPolicy = {
   writeRetryDelayMs: 100,
 };
 
-/** The source's answer for a set of ids: each id is in exactly one of the three. */
+/** What the source answered for a set of ids: live entities and tombstones (ids it does not know end as failures). */
 export interface SourceStates {
   users: User[];
   tombstones: SourceTombstone[];
-  /** Ids the source does not know in this tenant (never existed, or purged). */
-  missing: string[];
 }
 
 export interface ApplyDependencies {
   /** The Reference API's batch fetch (coalesced across partitions). */
   fetchUsers: FetchUsers;
   /** Writes states in one tenant transaction (coalesced across partitions). */
-  writeStates: (orgId: string, states: Pick<SourceStates, 'users' | 'tombstones'>) => Promise<void>;
+  writeStates: (orgId: string, states: SourceStates) => Promise<void>;
   logger: Logger;
   policy?: SyncPolicy;
   onRetry?: (kind: 'transient' | 'not_found' | 'write') => void;
@@ -97,7 +95,7 @@ async function fetchStates(
 ): Promise<SourceStates> {
   const policy = deps.policy ?? defaultSyncPolicy;
   const wait = deps.wait ?? sleep;
-  const states: SourceStates = { users: [], tombstones: [], missing: [] };
+  const states: SourceStates = { users: [], tombstones: [] };
   let pending = ids;
   for (let attempt = 1; pending.length > 0; attempt += 1) {
     let answer;
@@ -132,7 +130,6 @@ async function fetchStates(
     if (attempt >= policy.notFoundAttempts) {
       const reason = `entity not found at the source after ${policy.notFoundAttempts} attempts`;
       for (const id of pending) failures.set(id, { code: 'not_found', reason });
-      states.missing = pending;
       break;
     }
     deps.onRetry?.('not_found');

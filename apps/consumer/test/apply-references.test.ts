@@ -80,7 +80,7 @@ describe('applyReferences', () => {
     const failures = await applyReferences(h.deps, orgId, [live, gone, live]);
     expect(failures.size).toBe(0);
     expect(h.calls).toEqual([[live, gone]]);
-    expect(h.writes).toEqual([{ users: [user(live, 3)].map((u) => ({ ...u, createdAt: expect.any(String), updatedAt: expect.any(String) })), tombstones: [{ id: gone, version: 7 }], missing: [] }]);
+    expect(h.writes).toEqual([{ users: [user(live, 3)].map((u) => ({ ...u, createdAt: expect.any(String), updatedAt: expect.any(String) })), tombstones: [{ id: gone, version: 7 }] }]);
   });
 
   it('retries network errors and 5xx with backoff, then applies', async () => {

@@ -14,6 +14,3 @@ export const DeadLetterHeaders = {
 
 /** Every header name the consumer adds when it dead-letters; a replay drops them. */
 export const isDeadLetterHeader = (name: string) => name.startsWith('dlq-');
-
-/** The dead-letter topic of an events topic. */
-export const deadLetterTopicOf = (eventsTopic: string) => `${eventsTopic}.dlq`;

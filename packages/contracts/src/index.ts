@@ -9,11 +9,10 @@ export {
   ReferenceResponse,
   referenceBatchResponseOf,
   referenceResponseOf,
-  TeamReferenceBatchResponse,
   Tombstone,
   VersionPage,
 } from './reference-api.ts';
 export { decodeCursor, encodeCursor, PageQuery, type PagePosition } from './page-cursor.ts';
 export { continueTrace, parseTraceparent, type TraceContext } from './traceparent.ts';
-export { DeadLetterHeaders, deadLetterTopicOf, isDeadLetterHeader } from './dead-letter.ts';
+export { DeadLetterHeaders, isDeadLetterHeader } from './dead-letter.ts';
 export { CreateTeamBody, Team, TeamPage, UpdateTeamBody } from './team.ts';

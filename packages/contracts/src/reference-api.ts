@@ -1,6 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { TENANT_HEADER } from './org-id.ts';
-import { Team } from './team.ts';
 import { User } from './user.ts';
 
 /** Header names of the internal Reference API. */
@@ -38,8 +37,6 @@ export const referenceBatchResponseOf = <T extends TSchema>(entity: T) =>
   });
 export const ReferenceBatchResponse = referenceBatchResponseOf(User);
 export type ReferenceBatchResponse = Static<typeof ReferenceBatchResponse>;
-export const TeamReferenceBatchResponse = referenceBatchResponseOf(Team);
-export type TeamReferenceBatchResponse = Static<typeof TeamReferenceBatchResponse>;
 
 /** Membership answer used by other services to authorise a user of a tenant. */
 export const MembershipResponse = Type.Object({
