@@ -26,6 +26,10 @@ describe('consumer process', () => {
   let groupId: string;
 
   beforeAll(async () => {
+    // differences() compares every user: start from empty tables whatever earlier files left.
+    await sourceAdmin`DELETE FROM users`;
+    await sourceAdmin`DELETE FROM outbox`;
+    await consumerAdmin`DELETE FROM synced_users`;
     producer = kafka.producer({ kafkaJS: { acks: -1 } });
     await producer.connect();
     admin = kafka.admin();

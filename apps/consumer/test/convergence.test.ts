@@ -83,6 +83,10 @@ describe('the consumer converges to the source whatever the bus carries', () => 
     await reference.close();
     await source.stop();
     await db.destroy();
+    // Some users here are never copied on purpose (a refused state, an overflow): later files compare all users.
+    await sourceAdmin`DELETE FROM users`;
+    await sourceAdmin`DELETE FROM outbox`;
+    await consumerAdmin`DELETE FROM synced_users`;
     await sourceAdmin.end();
     await consumerAdmin.end();
   });
