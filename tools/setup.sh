@@ -49,6 +49,7 @@ bash certs/generate.sh
 
 step "databases, roles, migrations and seed data"
 node tools/migrate.ts
+node tools/seed.ts
 
 step "container tools for the deploy test (podman with runc, debootstrap)"
 # npx nx run deploy:test builds the image and runs it with podman. podman 4.3's default runtime

@@ -1,1 +1,1 @@
-export { APP_ROLES, dropDatabases, OWNER_ROLE, provisionDatabases, withDatabase, type AppRole, type ProvisionOptions } from './provision.ts';
+export { APP_ROLES, dropDatabases, MigrationChangedError, OWNER_ROLE, provisionDatabases, withDatabase, type AppRole, type ProvisionOptions } from './provision.ts';
