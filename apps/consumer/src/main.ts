@@ -1,7 +1,7 @@
 import type { Server as HttpsServer } from 'node:https';
 import { configOrExit, loadConsumerConfig, splitList } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
-import { brokersAnswer, createKafka, ensureTopics, kafkaReadiness, PartitionAssigners } from '@tenant-sync/kafka';
+import { brokersAnswer, createKafka, ensureEventTopics, kafkaReadiness, PartitionAssigners } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal, portAnswers, waitForDependencies } from '@tenant-sync/ops';
 import { loadTlsMaterial, serverTlsOptions, watchTlsMaterial } from '@tenant-sync/tls';
 import { buildCacheServer } from './app.ts';
@@ -122,10 +122,7 @@ onShutdownSignal(logger, async () => {
 await opsServer.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
 await waitForDependencies({ postgres: () => pingDatabase(db), kafka: brokersAnswer(config.KAFKA_BROKERS, { group: config.KAFKA_GROUP_ID }), source: portAnswers(config.SOURCE_INTERNAL_URL) }, logger);
 await cacheServer.listen({ host: config.PUBLIC_HOST, port: config.PUBLIC_PORT });
-await ensureTopics(kafka, [
-  { topic: config.KAFKA_TOPIC, numPartitions: 6 },
-  { topic: config.KAFKA_DLQ_TOPIC, numPartitions: 1 },
-], 120_000);
+await ensureEventTopics(kafka, config);
 await dlqProducer.connect();
 await sync.start();
 consuming = true;

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { configOrExit, loadRelayConfig } from '@tenant-sync/config';
 import { pingDatabase } from '@tenant-sync/db';
-import { brokersAnswer, createKafka, ensureTopics, kafkaReadiness } from '@tenant-sync/kafka';
+import { brokersAnswer, createKafka, ensureEventTopics, kafkaReadiness } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal, waitForDependencies } from '@tenant-sync/ops';
 import { createRelayMetrics } from './metrics.ts';
 import { listenForOutboxCommits } from './outbox-listener.ts';
@@ -64,10 +64,7 @@ onShutdownSignal(logger, async () => {
   await db.destroy();
 });
 
-await ensureTopics(kafka, [
-  { topic: config.KAFKA_TOPIC, numPartitions: 6 },
-  { topic: config.KAFKA_DLQ_TOPIC, numPartitions: 1 },
-], 120_000);
+await ensureEventTopics(kafka, config);
 await producer.connect();
 producing = true;
 relay.start();

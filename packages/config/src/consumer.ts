@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { commaList, filePath, httpTimeouts, jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { commaList, filePath, httpTimeouts, jwt, kafka, kafkaTopics, logging, operations, port, postgresUrl, tls } from './fields.ts';
 import { databasePasswordFile, withDatabasePassword } from './database-password.ts';
 import { loadConfig } from './load-config.ts';
 
@@ -10,6 +10,7 @@ export const consumerConfigSchema = Type.Object({
   ...jwt,
   ...httpTimeouts,
   ...kafka,
+  ...kafkaTopics,
   CONSUMER_DATABASE_URL: postgresUrl('postgres://consumer_app@127.0.0.1:5432/consumer_db'),
   ...databasePasswordFile('consumer_app'),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),

@@ -42,6 +42,17 @@ export const kafka = {
   KAFKA_DLQ_TOPIC: Type.String({ minLength: 1, default: 'user-events.dlq' }),
 };
 
+/** How the apps that own the events topic create it (relay and consumer). */
+export const kafkaTopics = {
+  /** Off for a managed Kafka whose operators create the topics. */
+  KAFKA_CREATE_TOPICS: Type.Boolean({ default: true }),
+  KAFKA_TOPIC_PARTITIONS: Type.Integer({ minimum: 1, maximum: 10_000, default: 6 }),
+  /** Copies of each partition; -1 takes the broker's default.replication.factor. */
+  KAFKA_REPLICATION_FACTOR: Type.Integer({ minimum: -1, maximum: 32, default: -1 }),
+  /** Replicas that must acknowledge a write (with acks=all); the broker's default when unset. */
+  KAFKA_MIN_INSYNC_REPLICAS: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
+};
+
 export const jwt = {
   JWT_PUBLIC_KEY_FILE: filePath('jwt-public.pem'),
   JWT_JWKS_URL: Type.Optional(Type.String({ pattern: '^https://' })),

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { kafka, logging, operations, postgresUrl } from './fields.ts';
+import { kafka, kafkaTopics, logging, operations, postgresUrl } from './fields.ts';
 import { databasePasswordFile, withDatabasePassword } from './database-password.ts';
 import { loadConfig } from './load-config.ts';
 
@@ -7,6 +7,7 @@ export const relayConfigSchema = Type.Object({
   ...logging,
   ...operations(9102),
   ...kafka,
+  ...kafkaTopics,
   RELAY_DATABASE_URL: postgresUrl('postgres://relay_app@127.0.0.1:5432/source_db'),
   ...databasePasswordFile('relay_app'),
   RELAY_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 2_000 }),

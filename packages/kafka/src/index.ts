@@ -10,7 +10,7 @@ export {
   type Producer,
   PartitionAssigners,
 } from './create-kafka.ts';
-export { ensureTopics, type TopicSpec } from './topics.ts';
+export { ensureEventTopics, ensureTopics, type EventTopicSettings, type TopicSpec } from './topics.ts';
 export { kafkaReadiness, type KafkaReadiness } from './readiness.ts';
 export { flattenHeaders, readFromOffsets, type OffsetRange, type StoredMessage } from './read-from-offsets.ts';
 export { brokersAnswer, type BrokersAnswerOptions } from './brokers-answer.ts';
