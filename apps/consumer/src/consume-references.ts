@@ -59,8 +59,12 @@ interface Lane {
   failedTries: number;
 }
 
-/** References of one tenant applied in one round: one fetch and one transaction. */
-const SLICE = 1_000;
+/**
+ * References of one tenant applied in one round: one transaction, and fetches of 1,000 ids
+ * made side by side. A larger round drains an import faster (8,473 users/s against 6,274 with
+ * 1,000, BENCHMARKS.md); other tenants' lanes run beside it, so they do not wait for it.
+ */
+const SLICE = 5_000;
 
 /**
  * The Kafka loop, with tenants kept apart in time. A batch is not applied in place: each valid
