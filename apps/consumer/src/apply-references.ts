@@ -25,13 +25,8 @@ export interface SyncPolicy {
   writeRetryDelayMs: number;
 }
 
-/**
- * About 5 s of backoff on the source per handling (factor 1.5 from 200 ms); past that the
- * partition pauses and the batch is read again later, so a handler never outlives the group's
- * poll interval however long the source is away.
- */
 export const defaultSyncPolicy: SyncPolicy = {
-  transient: { ...transientBackoff, attempts: 8 },
+  transient: transientBackoff,
   notFoundAttempts: 3,
   notFoundDelayMs: 200,
   writeAttempts: 3,

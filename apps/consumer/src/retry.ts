@@ -9,11 +9,11 @@ export interface BackoffPolicy {
 }
 
 /**
- * Network errors and 5xx: factor 1.5 from 200 ms, capped at 10 s; 20 attempts take about two
- * minutes, which rides out a restart of the source yet stays well inside the Kafka
- * `max.poll.interval.ms` (5 min) so the group does not evict the member mid-retry.
+ * Network errors and 5xx: factor 1.5 from 200 ms, capped at 10 s, 8 attempts (about 5 s) within
+ * one round of a tenant's references; past that the tenant's lane waits and tries again, so a
+ * source that stays away costs waits, never messages.
  */
-export const transientBackoff: BackoffPolicy = { initialMs: 200, factor: 1.5, maxMs: 10_000, attempts: 20 };
+export const transientBackoff: BackoffPolicy = { initialMs: 200, factor: 1.5, maxMs: 10_000, attempts: 8 };
 
 /** Delay before retry `attempt` (1-based), with ±50 % jitter so consumers do not retry in step. */
 export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
