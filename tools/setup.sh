@@ -72,4 +72,16 @@ if [ ! -f "$containers_conf" ]; then
 fi
 echo "$(podman --version), runtime $($sudo podman info --format '{{.Host.OCIRuntime.Name}}')"
 
+step "a browser and Prometheus for the console and observability tests (chromium, promtool)"
+test_packages=(chromium prometheus)
+missing=()
+for pkg in "${test_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "$(chromium --version 2>/dev/null | head -n 1); $(promtool --version 2>&1 | head -n 1)"
+
 printf '\n\033[1mSetup done.\033[0m Start the system with: npm start\n'
