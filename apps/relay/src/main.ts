@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { configOrExit, loadRelayConfig } from '@tenant-sync/config';
 import { pingDatabase } from '@tenant-sync/db';
-import { brokersAnswer, createKafka, ensureEventTopics, kafkaReadiness } from '@tenant-sync/kafka';
+import { brokersAnswer, createKafka, kafkaReadiness } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal, waitForDependencies } from '@tenant-sync/ops';
+import { createEventTopics } from './event-topics.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { listenForOutboxCommits } from './outbox-listener.ts';
 import { pendingStats } from './outbox.ts';
@@ -22,7 +23,7 @@ const metrics = createRelayMetrics(registry, () => pendingStats(db));
 const producer = createProducer(kafka);
 
 let producing = false;
-const kafkaAnswers = kafkaReadiness(kafka, config.KAFKA_TOPIC);
+const kafkaAnswers = kafkaReadiness(kafka, []);
 const opsServer = buildOpsServer({
   logger,
   registry,
@@ -40,7 +41,7 @@ await waitForDependencies({ postgres: () => pingDatabase(db), kafka: brokersAnsw
 const relay = createRelay({
   db,
   producer,
-  topic: config.KAFKA_TOPIC,
+  topics: createEventTopics(kafka, config),
   logger,
   metrics,
   relayId,
@@ -64,8 +65,7 @@ onShutdownSignal(logger, async () => {
   await db.destroy();
 });
 
-await ensureEventTopics(kafka, config);
 await producer.connect();
 producing = true;
 relay.start();
-logger.info({ topic: config.KAFKA_TOPIC, brokers: config.KAFKA_BROKERS, ops: `http://${config.OPS_HOST}:${config.OPS_PORT}` }, 'relay running');
+logger.info({ topics: config.KAFKA_TOPIC_TEMPLATE, brokers: config.KAFKA_BROKERS, ops: `http://${config.OPS_HOST}:${config.OPS_PORT}` }, 'relay running');

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
+import type { EventTopics } from './event-topics.ts';
 import { toMessage } from './event.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { createClaimer, deletePublished, parkRow, releaseLeases } from './outbox.ts';
@@ -10,7 +11,7 @@ import { createClaimer, deletePublished, parkRow, releaseLeases } from './outbox
 export interface RelayOptions {
   db: Kysely<SourceDatabase>;
   producer: Producer;
-  topic: string;
+  topics: EventTopics;
   logger: Logger;
   metrics: RelayMetrics;
   /** Identifies this relay's leases. */
@@ -31,7 +32,7 @@ const maxBackoffMs = 10_000;
  * back off exponentially with jitter, and the loop carries on.
  */
 export function createRelay(options: RelayOptions) {
-  const { db, producer, topic, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs } = options;
+  const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs } = options;
   let running = false;
   let loop: Promise<void> | undefined;
   // Aborts the current wait: stop() always, poke() only while waiting for work.
@@ -50,7 +51,7 @@ export function createRelay(options: RelayOptions) {
   async function publish(rows: OutboxRow[]): Promise<void> {
     const stopTimer = metrics.batchDuration.startTimer();
     metrics.batchSize.observe(rows.length);
-    const messages = [];
+    const messages = new Map<string, Array<{ key: string; value: string; headers: Record<string, string> }>>();
     const sent: OutboxRow[] = [];
     for (const row of rows) {
       const message = toMessage(row);
@@ -60,13 +61,17 @@ export function createRelay(options: RelayOptions) {
         logger.error({ outboxId: row.id, eventId: row.event_id, tenantId: row.org_id, reason: message.reason }, 'outbox row parked: not published');
         continue;
       }
-      messages.push({ key: message.key, value: message.value, headers: message.headers });
+      const topic = topics.topicOf(message.entityType);
+      const topicMessages = messages.get(topic) ?? [];
+      messages.set(topic, topicMessages);
+      topicMessages.push({ key: message.key, value: message.value, headers: message.headers });
       sent.push(row);
     }
     if (sent.length > 0) {
       try {
+        await topics.prepare(sent.map((row) => row.aggregate_type));
         // Resolves once every delivery report is in; one failed message fails the batch.
-        await producer.send({ topic, messages });
+        await producer.sendBatch({ topicMessages: [...messages].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })) });
       } catch (error) {
         metrics.publishErrors.inc();
         await release(sent, (error as Error).message.slice(0, 1000));

@@ -57,8 +57,9 @@ function row(overrides: Partial<OutboxRow> = {}): OutboxRow {
 function fakeProducer() {
   const sends: Array<{ count: number; settle: (error?: Error) => void }> = [];
   const producer = {
-    send: ({ messages }: { messages: unknown[] }) =>
+    sendBatch: ({ topicMessages }: { topicMessages: Array<{ messages: unknown[] }> }) =>
       new Promise<void>((resolve, reject) => {
+        const messages = topicMessages.flatMap((batch) => batch.messages);
         outbox.calls.push(`send ${messages.length}`);
         sends.push({ count: messages.length, settle: (error) => (error ? reject(error) : resolve()) });
       }),
@@ -70,7 +71,7 @@ function relayWith(producer: Producer, batchSize = 2) {
   return createRelay({
     db: {} as Kysely<SourceDatabase>,
     producer,
-    topic: 'user-events',
+    topics: { topicOf: () => 'user-events', prepare: async () => {} },
     logger: pino({ level: 'silent' }),
     metrics: createRelayMetrics(new Registry(), async () => ({ depth: 0, oldestAgeSeconds: 0, parked: 0, tenants: [] })),
     relayId: 'relay-1',

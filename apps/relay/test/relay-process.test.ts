@@ -33,8 +33,7 @@ describe('relay process', () => {
   const relayEnv = (brokers: string, topic: string, extra: Record<string, string>) => ({
     RELAY_DATABASE_URL: infra.relayAppUrl,
     KAFKA_BROKERS: brokers,
-    KAFKA_TOPIC: topic,
-    KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_TOPIC_TEMPLATE: `${topic}-{type}`,
     ...extra,
   });
 
@@ -44,9 +43,10 @@ describe('relay process', () => {
     return relay;
   }
 
+  /** Makes the users' topic of a fresh template; returns the template's prefix. */
   async function createTopic(brokers: string): Promise<string> {
     const topic = `relay-process-${Date.now()}`;
-    await ensureTopics(createKafka({ brokers, clientId: 'relay-process-test', logger: pino({ level: 'silent' }) }), [{ topic, numPartitions: 3 }]);
+    await ensureTopics(createKafka({ brokers, clientId: 'relay-process-test', logger: pino({ level: 'silent' }) }), [{ topic: `${topic}-user`, numPartitions: 3 }]);
     return topic;
   }
 
@@ -117,7 +117,7 @@ describe('relay process', () => {
     await startRelay({ ...env, RELAY_ID: 'survivor' });
     await eventually(async () => expect(await pendingRows()).toBe(0), 90_000, 200);
 
-    expectAllDeliveredInOrder(await readEverything(infra.brokers, topic), eventIds);
+    expectAllDeliveredInOrder(await readEverything(infra.brokers, `${topic}-user`), eventIds);
   });
 
   it('rides out Kafka stopped for 30 s: not ready meanwhile, then the backlog drains by itself and nothing is lost', { timeout: 240_000 }, async () => {
@@ -159,7 +159,7 @@ describe('relay process', () => {
     await eventually(async () => expect(await readiness()).toEqual({ status: 200, checks: { postgres: 'ok', kafka: 'ok' } }), 20_000, 500);
 
     expect(eventIds.size).toBe(1_000 + 6_000);
-    expectAllDeliveredInOrder(await readEverything(broker.brokers, topic), [...eventIds]);
+    expectAllDeliveredInOrder(await readEverything(broker.brokers, `${topic}-user`), [...eventIds]);
     // Backing off, not spinning: a handful of failed batches over the outage, not thousands.
     const failures = relay.logLines().filter((line) => line.msg === 'relay batch failed; backing off');
     expect(failures.length).toBeLessThan(30);

@@ -27,8 +27,7 @@ describe('relay startup', () => {
         LOG_FORMAT: 'json',
         RELAY_DATABASE_URL: infra.relayAppUrl,
         KAFKA_BROKERS: `127.0.0.1:${brokerOptions.port}`,
-        KAFKA_TOPIC: topic,
-        KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+        KAFKA_TOPIC_TEMPLATE: `${topic}-{type}`,
       },
       await freePort(),
     );

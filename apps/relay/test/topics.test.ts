@@ -16,8 +16,7 @@ describe('ensureEventTopics', () => {
   });
 
   const settings = (topic: string, create: boolean) => ({
-    KAFKA_TOPIC: topic,
-    KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_TOPIC_TEMPLATE: `${topic}-{type}`,
     KAFKA_CREATE_TOPICS: create,
     KAFKA_TOPIC_PARTITIONS: 4,
     KAFKA_REPLICATION_FACTOR: 1,
@@ -28,20 +27,21 @@ describe('ensureEventTopics', () => {
     return Object.fromEntries(metadata.map((topic) => [topic.name, topic.partitions.length]));
   };
 
-  it('creates the events topic with the configured partitions and its one-partition dead-letter topic', async () => {
+  it('creates each type\'s events topic with the configured partitions and its one-partition dead-letter topic', async () => {
     await admin.connect();
-    const topic = `topics-${randomUUID()}`;
-    made.push(topic, `${topic}.dlq`);
-    await ensureEventTopics(kafka, settings(topic, true));
-    expect(await partitions([topic, `${topic}.dlq`])).toEqual({ [topic]: 4, [`${topic}.dlq`]: 1 });
+    const prefix = `topics-${randomUUID()}`;
+    const [users, teams] = [`${prefix}-user`, `${prefix}-team`];
+    made.push(users, `${users}.dlq`, teams, `${teams}.dlq`);
+    await ensureEventTopics(kafka, settings(prefix, true), ['USER', 'TEAM']);
+    expect(await partitions([users, `${users}.dlq`, teams, `${teams}.dlq`])).toEqual({ [users]: 4, [`${users}.dlq`]: 1, [teams]: 4, [`${teams}.dlq`]: 1 });
     // Again: nothing changes, nothing fails.
-    await ensureEventTopics(kafka, settings(topic, true));
-    expect(await partitions([topic])).toEqual({ [topic]: 4 });
+    await ensureEventTopics(kafka, settings(prefix, true), ['USER']);
+    expect(await partitions([users])).toEqual({ [users]: 4 });
   });
 
   it('creates nothing when topics are owned by the operators of a managed Kafka', async () => {
     const topic = `topics-${randomUUID()}`;
-    await ensureEventTopics(kafka, settings(topic, false));
+    await ensureEventTopics(kafka, settings(topic, false), ['USER']);
     expect((await admin.listTopics()).filter((name) => name.startsWith(topic))).toEqual([]);
   });
 });

@@ -38,8 +38,11 @@ export const operations = (defaultPort: number) => ({
 
 export const kafka = {
   KAFKA_BROKERS: commaList('127.0.0.1:9092'),
-  KAFKA_TOPIC: Type.String({ minLength: 1, default: 'user-events' }),
-  KAFKA_DLQ_TOPIC: Type.String({ minLength: 1, default: 'user-events.dlq' }),
+  /**
+   * The events topic of each entity type: `{type}` becomes the type in lower case (`user-events`,
+   * `team-events`); its dead letters go to `<topic>.dlq`.
+   */
+  KAFKA_TOPIC_TEMPLATE: Type.String({ pattern: '^[a-zA-Z0-9._-]{0,180}\\{type\\}[a-zA-Z0-9._-]{0,20}$', default: '{type}-events' }),
 };
 
 /** How the apps that own the events topic create it (relay and consumer). */

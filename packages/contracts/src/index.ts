@@ -1,6 +1,19 @@
 export { DEFAULT_ORG_ID, DEMO_ORG_ID, isOrgId, TENANT_HEADER } from './org-id.ts';
 export { CreateUserBody, UpdateUserBody, User, UserPage } from './user.ts';
-export { EVENT_ACTIONS, EventHeaders, parseUserEvent, UserEvent, userEventValidator, type EventAction, type EventRejection, type ParsedEvent } from './user-event.ts';
+export {
+  deadLetterTopic,
+  ENTITY_TYPE_PATTERN,
+  EntityEvent,
+  entityEventValidator,
+  EVENT_ACTIONS,
+  EventHeaders,
+  eventTopic,
+  isEntityType,
+  parseEntityEvent,
+  type EventAction,
+  type EventRejection,
+  type ParsedEvent,
+} from './entity-event.ts';
 export {
   MembershipResponse,
   ReferenceBatchBody,

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { deadLetterTopic, eventTopic } from '@tenant-sync/contracts';
 import type { Kafka } from './create-kafka.ts';
 
 export interface TopicSpec {
@@ -43,10 +44,9 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
   }
 }
 
-/** How the events topic and its dead-letter topic are made (the apps' `KAFKA_*` topic settings). */
+/** How the events topics and their dead-letter topics are made (the apps' `KAFKA_*` topic settings). */
 export interface EventTopicSettings {
-  KAFKA_TOPIC: string;
-  KAFKA_DLQ_TOPIC: string;
+  KAFKA_TOPIC_TEMPLATE: string;
   /** Off for a managed Kafka whose operators own the topics: nothing is created then. */
   KAFKA_CREATE_TOPICS: boolean;
   KAFKA_TOPIC_PARTITIONS: number;
@@ -55,21 +55,24 @@ export interface EventTopicSettings {
 }
 
 /**
- * The one place the apps create their topics: the events topic with the configured partitions,
- * replication and `min.insync.replicas`, and its dead-letter topic (one partition, the same
- * durability). Does nothing when KAFKA_CREATE_TOPICS is off.
+ * The one place the apps create their topics: for each entity type, its events topic with the
+ * configured partitions, replication and `min.insync.replicas`, and its dead-letter topic (one
+ * partition, the same durability). Does nothing when KAFKA_CREATE_TOPICS is off.
  */
-export async function ensureEventTopics(kafka: Kafka, settings: EventTopicSettings, timeoutMs = 120_000): Promise<void> {
-  if (!settings.KAFKA_CREATE_TOPICS) return;
+export async function ensureEventTopics(kafka: Kafka, settings: EventTopicSettings, entityTypes: readonly string[], timeoutMs = 120_000): Promise<void> {
+  if (!settings.KAFKA_CREATE_TOPICS || entityTypes.length === 0) return;
   const config: Record<string, string> = {};
   if (settings.KAFKA_MIN_INSYNC_REPLICAS) config['min.insync.replicas'] = String(settings.KAFKA_MIN_INSYNC_REPLICAS);
   const durability = { replicationFactor: settings.KAFKA_REPLICATION_FACTOR, config };
   await ensureTopics(
     kafka,
-    [
-      { topic: settings.KAFKA_TOPIC, numPartitions: settings.KAFKA_TOPIC_PARTITIONS, ...durability },
-      { topic: settings.KAFKA_DLQ_TOPIC, numPartitions: 1, ...durability },
-    ],
+    entityTypes.flatMap((entityType) => {
+      const topic = eventTopic(settings.KAFKA_TOPIC_TEMPLATE, entityType);
+      return [
+        { topic, numPartitions: settings.KAFKA_TOPIC_PARTITIONS, ...durability },
+        { topic: deadLetterTopic(topic), numPartitions: 1, ...durability },
+      ];
+    }),
     timeoutMs,
   );
 }
