@@ -45,6 +45,10 @@ issue() {
 issue source source "DNS:localhost,DNS:source,IP:127.0.0.1,IP:::1" serverAuth
 issue consumer consumer "DNS:localhost,DNS:consumer,IP:127.0.0.1,IP:::1" serverAuth
 issue consumer-client consumer "URI:spiffe://tenant-sync.local/consumer" clientAuth
+# The console's server certificate (:8003), and the development operator's client identity,
+# which opens the console's operator view (CONSOLE_OPERATORS); it is no tenant token.
+issue console console "DNS:localhost,DNS:console,IP:127.0.0.1,IP:::1" serverAuth
+issue operator-client operator "URI:spiffe://tenant-sync.local/operator" clientAuth
 
 if [ ! -f jwt-private.pem ] || [ ! -f jwt-public.pem ]; then
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out jwt-private.pem 2>/dev/null
