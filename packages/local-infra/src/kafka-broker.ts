@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isPortOpen, waitFor } from './net.ts';
 import { localDir, workspaceRoot } from './paths.ts';
@@ -7,13 +8,13 @@ import { localDir, workspaceRoot } from './paths.ts';
 /** Where the broker jars are copied by `installKafkaJars`. */
 export const kafkaLibDir = path.join(localDir, 'kafka', 'lib');
 const pom = path.join(workspaceRoot, 'infra', 'kafka', 'pom.xml');
-const log4jConfig = path.join(workspaceRoot, 'infra', 'kafka', 'log4j2.yaml');
+export const log4jConfig = path.join(workspaceRoot, 'infra', 'kafka', 'log4j2.yaml');
 
 export class KafkaToolingError extends Error {
   readonly code = 'INFRA_KAFKA_TOOLING';
 }
 
-function requireTool(command: string, args: string[]): void {
+export function requireTool(command: string, args: string[]): void {
   const result = spawnSync(command, args, { stdio: 'ignore' });
   if (result.error || result.status !== 0) {
     throw new KafkaToolingError(
@@ -24,22 +25,53 @@ function requireTool(command: string, args: string[]): void {
   }
 }
 
-/** Copies the jars of Apache Kafka (KRaft broker) from Maven Central; a no-op once done. */
+/**
+ * Copies the jars of Apache Kafka (KRaft broker) from Maven Central, and its admin tools
+ * (`kafka-tools`: AclCommand), into `kafkaLibDir`; a no-op once done.
+ */
 export function installKafkaJars(log: (line: string) => void = () => {}): void {
-  if (existsSync(kafkaLibDir) && readdirSync(kafkaLibDir).some((file) => file.startsWith('kafka_2.13-'))) {
+  const present = (prefix: RegExp) => existsSync(kafkaLibDir) && readdirSync(kafkaLibDir).some((file) => prefix.test(file));
+  if (present(/^kafka_2\.13-/) && present(/^kafka-tools-\d/)) {
     log(`Kafka jars already in ${kafkaLibDir}`);
     return;
   }
   requireTool('java', ['-version']);
   requireTool('mvn', ['-v']);
   mkdirSync(kafkaLibDir, { recursive: true });
-  const result = spawnSync(
-    'mvn',
-    ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${kafkaLibDir}`],
-    { stdio: 'inherit' },
-  );
-  if (result.status !== 0) throw new KafkaToolingError(`mvn dependency:copy-dependencies failed (exit ${result.status})`);
+  if (!present(/^kafka_2\.13-/)) {
+    const result = spawnSync(
+      'mvn',
+      ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${kafkaLibDir}`],
+      { stdio: 'inherit' },
+    );
+    if (result.status !== 0) throw new KafkaToolingError(`mvn dependency:copy-dependencies failed (exit ${result.status})`);
+  }
+  if (!present(/^kafka-tools-\d/)) {
+    // The tools jar alone: everything it needs is already on the broker's classpath.
+    const version = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(pom, 'utf8'))?.[1] ?? '';
+    const result = spawnSync(
+      'mvn',
+      ['-q', '-B', '-f', pom, 'dependency:copy', `-Dartifact=org.apache.kafka:kafka-tools:${version}`, `-DoutputDirectory=${kafkaLibDir}`],
+      { stdio: 'inherit' },
+    );
+    if (result.status !== 0) throw new KafkaToolingError(`mvn dependency:copy of kafka-tools failed (exit ${result.status})`);
+  }
   log(`Kafka jars copied to ${kafkaLibDir}`);
+}
+
+/**
+ * Runs one of Kafka's own command-line tools from the jars (e.g. `org.apache.kafka.tools.AclCommand`,
+ * what `kafka-acls.sh` runs) and returns its output; throws with that output when it fails.
+ */
+export function runKafkaTool(mainClass: string, args: string[], timeoutMs = 120_000): string {
+  requireTool('java', ['-version']);
+  if (!existsSync(kafkaLibDir)) installKafkaJars();
+  const result = spawnSync('java', ['-Xmx256m', `-Dlog4j2.configurationFile=${log4jConfig}`, '-cp', `${kafkaLibDir}/*`, mainClass, ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
+  if (result.status !== 0) throw new KafkaToolingError(`${mainClass} failed (exit ${result.status ?? result.signal}): ${result.stderr || result.stdout}`);
+  return result.stdout;
 }
 
 export interface KafkaBrokerOptions {
@@ -49,6 +81,28 @@ export interface KafkaBrokerOptions {
   controllerPort: number;
   /** Where the broker's own output goes. */
   logFile: string;
+  /** A SASL_SSL listener with users and ACLs instead of PLAINTEXT; see `SecuredListener`. */
+  secured?: SecuredListener | undefined;
+}
+
+/**
+ * How a secured broker listens: TLS on every listener (the controller's too), SASL on top, and
+ * the StandardAuthorizer refusing whatever no ACL allows. Clients authenticate with
+ * SCRAM-SHA-512 (users created in the metadata with `kafka-storage format --add-scram`, the
+ * broker's own tool) or PLAIN (users of the listener's JAAS configuration). The broker talks to
+ * its controller and to itself as the principal `User:broker`, with a password made at start.
+ */
+export interface SecuredListener {
+  /** PEM files: the broker's certificate (naming 127.0.0.1), its unencrypted PKCS#8 key, and the CA that signed it. */
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  /** SCRAM-SHA-512 users: name → password. Created when the storage is formatted, so on a fresh dataDir only. */
+  scramUsers: Record<string, string>;
+  /** PLAIN users: name → password. */
+  plainUsers?: Record<string, string>;
+  /** Principals allowed everything (besides `User:broker`), e.g. `User:admin` that sets the ACLs. */
+  superUsers: string[];
 }
 
 export interface RunningKafkaBroker {
@@ -68,7 +122,8 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
   mkdirSync(options.dataDir, { recursive: true });
   const logDirs = path.join(options.dataDir, 'logs');
   const properties = path.join(options.dataDir, 'server.properties');
-  writeFileSync(properties, serverProperties(options.port, options.controllerPort, logDirs));
+  const secured = options.secured && securedProperties(options.secured, options.dataDir);
+  writeFileSync(properties, serverProperties(options.port, options.controllerPort, logDirs, secured?.lines), { mode: 0o600 });
   const classpath = `${kafkaLibDir}/*`;
   const jvm = ['-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`];
 
@@ -79,7 +134,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
       .at(-1);
     const format = spawnSync(
       'java',
-      [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId ?? '', '-c', properties],
+      [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId ?? '', '-c', properties, ...(secured?.formatArgs ?? [])],
       { encoding: 'utf8' },
     );
     if (format.status !== 0) throw new KafkaToolingError(`kafka storage format failed: ${format.stderr || format.stdout}`);
@@ -115,16 +170,21 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
   };
 }
 
-function serverProperties(port: number, controllerPort: number, logDirs: string): string {
+function serverProperties(port: number, controllerPort: number, logDirs: string, secured?: string[]): string {
+  const listeners = secured
+    ? [`listeners=SASL_SSL://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`, `advertised.listeners=SASL_SSL://127.0.0.1:${port}`, ...secured]
+    : [
+        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        'inter.broker.listener.name=PLAINTEXT',
+      ];
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    ...listeners,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${logDirs}`,
     'num.partitions=3',
     'default.replication.factor=1',
@@ -142,4 +202,46 @@ function serverProperties(port: number, controllerPort: number, logDirs: string)
     'log.retention.hours=24',
     '',
   ].join('\n');
+}
+
+const jaasValue = /^[A-Za-z0-9._~+/=-]+$/;
+
+/** The server properties and format arguments of a secured broker (its PEM keystore written to `dataDir`). */
+function securedProperties(secured: SecuredListener, dataDir: string): { lines: string[]; formatArgs: string[] } {
+  const brokerPassword = randomBytes(24).toString('base64url');
+  const plainUsers = { ...secured.plainUsers, broker: brokerPassword };
+  for (const [name, password] of [...Object.entries(plainUsers), ...Object.entries(secured.scramUsers)]) {
+    if (!jaasValue.test(name) || !jaasValue.test(password)) throw new KafkaToolingError(`user ${JSON.stringify(name)}: names and passwords of the local broker are [A-Za-z0-9._~+/=-]`);
+  }
+  const keystore = path.join(dataDir, 'broker-keystore.pem');
+  writeFileSync(keystore, `${readFileSync(secured.keyFile, 'utf8').trim()}\n${readFileSync(secured.certFile, 'utf8').trim()}\n`, { mode: 0o600 });
+  const plainLogin = (users: Record<string, string>) =>
+    `org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="${brokerPassword}" ${Object.entries(users)
+      .map(([name, password]) => `user_${name}="${password}"`)
+      .join(' ')};`;
+  return {
+    lines: [
+      'listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_SSL',
+      'inter.broker.listener.name=SASL_SSL',
+      'sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN',
+      'sasl.mechanism.inter.broker.protocol=PLAIN',
+      'sasl.mechanism.controller.protocol=PLAIN',
+      'listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN',
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      `listener.name.sasl_ssl.plain.sasl.jaas.config=${plainLogin(plainUsers)}`,
+      // SCRAM credentials live in the metadata the controller serves, so the controller's own
+      // listener cannot use them: its one user is the broker, over PLAIN inside TLS.
+      'listener.name.controller.sasl.enabled.mechanisms=PLAIN',
+      `listener.name.controller.plain.sasl.jaas.config=${plainLogin({ broker: brokerPassword })}`,
+      'ssl.keystore.type=PEM',
+      `ssl.keystore.location=${keystore}`,
+      'ssl.truststore.type=PEM',
+      `ssl.truststore.location=${secured.caFile}`,
+      'ssl.endpoint.identification.algorithm=https',
+      'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+      'allow.everyone.if.no.acl.found=false',
+      `super.users=${['User:broker', ...secured.superUsers].join(';')}`,
+    ],
+    formatArgs: Object.entries(secured.scramUsers).flatMap(([name, password]) => ['--add-scram', `SCRAM-SHA-512=[name=${name},password=${password}]`]),
+  };
 }

@@ -1,0 +1,246 @@
+// `npx nx run e2e:cluster` (node test/cluster.ts): tenant-sync on a three-node Kafka cluster,
+// two of each app, under steady writes while a broker, a relay and a consumer are killed with
+// SIGKILL. Progress goes to stderr; the last line on stdout is the result as JSON, and the exit
+// code is 1 when a write was lost, applied out of order or dead-lettered. See docs/cluster.md.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
+import postgres from 'postgres';
+import { createKafka, type Admin } from '@tenant-sync/kafka';
+import { describeTopicConfig, freePort, startKafkaCluster, waitFor, type KafkaClusterNode, type RunningKafkaCluster } from '@tenant-sync/local-infra';
+import { startApp, startTestInfrastructure, testTenants, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
+import { busRegressions, compareCopy, copyRegressions, deadLetterCount, entityStates, recordCopyWrites } from './cluster-checks.ts';
+import { startLoad, trackVisibility, type AckedWrite, type Load } from './cluster-load.ts';
+
+const topic = 'user-events';
+const groupId = 'cluster-consumers';
+const writesPerSecond = 100;
+const runDeadlineMs = 25 * 60_000;
+const catchUpTimeoutMs = 180_000;
+
+const startedAt = Date.now();
+const log = (message: string, details?: object) =>
+  console.error(`[cluster +${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${message}${details ? ` ${JSON.stringify(details)}` : ''}`);
+
+const cleanups: Array<() => Promise<unknown>> = [];
+let cleaning: Promise<void> | undefined;
+const cleanUp = () =>
+  (cleaning ??= (async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => log(`clean-up step failed: ${(error as Error).message}`));
+  })());
+
+const deadline = setTimeout(() => {
+  log(`no result after ${runDeadlineMs / 60_000} min: giving up`);
+  void cleanUp().finally(() => process.exit(1));
+}, runDeadlineMs);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+
+interface Result {
+  writes: number;
+  lost: number;
+  out_of_order: number;
+  dead_letters: number;
+  /** null: the writes caught by that fault were not all in the copy within the catch-up bound. */
+  resume_s: { broker: number | null; relay: number | null; consumer: number | null };
+}
+
+async function run(): Promise<Result> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'tenant-sync-cluster-'));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+
+  log('starting a three-node KRaft cluster', { dataDir });
+  const cluster: RunningKafkaCluster = await startKafkaCluster({ dataDir: path.join(dataDir, 'kafka') });
+  cleanups.push(() => cluster.stop());
+  const kafka = createKafka({ brokers: cluster.brokers, clientId: 'cluster-test', logger: pino({ level: 'silent' }) });
+  const admin = kafka.admin();
+  await admin.connect();
+  cleanups.push(() => admin.disconnect());
+
+  // The harness's databases (fresh, migrated, seeded) on the machine's PostgreSQL; its own
+  // topic goes on this cluster.
+  process.env.KAFKA_BROKERS = cluster.brokers;
+  const { infra, stop: stopInfra }: { infra: TestInfrastructure; stop: () => Promise<void> } = await startTestInfrastructure();
+  cleanups.push(stopInfra);
+  const sourceAdmin = postgres(infra.sourceAdminUrl, { max: 2, onnotice: () => {} });
+  const consumerAdmin = postgres(infra.consumerAdminUrl, { max: 2, onnotice: () => {} });
+  cleanups.push(() => sourceAdmin.end(), () => consumerAdmin.end());
+  await recordCopyWrites(consumerAdmin);
+
+  const running = new Set<AppProcess>();
+  cleanups.push(async () => {
+    for (const app of running) await app.stop(5_000);
+  });
+  const kafkaEnv = { KAFKA_BROKERS: cluster.brokers, KAFKA_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '2', LOG_LEVEL: 'warn' };
+  const start = async (name: 'source' | 'relay' | 'consumer', env: Record<string, string>) => {
+    const app = await startApp(name, env, await freePort());
+    running.add(app);
+    return app;
+  };
+  const kill = async (app: AppProcess) => {
+    app.child.kill('SIGKILL');
+    await app.stop(1_000);
+    running.delete(app);
+  };
+
+  const sources: Array<{ public: number; internal: number }> = [];
+  for (let index = 0; index < 2; index += 1) {
+    const ports = { public: await freePort(), internal: await freePort() };
+    await start('source', { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(ports.public), INTERNAL_PORT: String(ports.internal), LOG_LEVEL: 'warn' });
+    sources.push(ports);
+  }
+  const startRelay = (id: string) => start('relay', { ...kafkaEnv, RELAY_DATABASE_URL: infra.relayAppUrl, RELAY_ID: id });
+  const consumerPorts = [await freePort(), await freePort()];
+  const startConsumer = (index: number) =>
+    start('consumer', {
+      ...kafkaEnv,
+      CONSUMER_DATABASE_URL: infra.consumerAppUrl,
+      KAFKA_GROUP_ID: groupId,
+      SOURCE_INTERNAL_URL: `https://localhost:${sources[index]!.internal}`,
+      PUBLIC_PORT: String(consumerPorts[index]),
+      // Reconciliation would repair what the stream lost; the stream alone must not lose it.
+      RECONCILE_INTERVAL_MS: '0',
+    });
+  const relays = [await startRelay('cluster-relay-1'), await startRelay('cluster-relay-2')];
+  const consumers = [await startConsumer(0), await startConsumer(1)];
+  log('two sources, two relays and two consumers are ready', { brokers: cluster.brokers });
+
+  const layout = await topicLayout(admin);
+  const minInsync = describeTopicConfig(cluster.brokers, topic)['min.insync.replicas'];
+  log(`${topic}`, { partitions: layout.length, replicas: layout[0]?.replicas, minInsyncReplicas: minInsync });
+  if (layout.some((partition) => partition.replicas.length !== 3) || minInsync !== '2') {
+    throw new Error(`${topic} is not replicated 3 times with min.insync.replicas 2: nothing to measure`);
+  }
+
+  const load = await startLoad({
+    sourcePorts: sources.map((ports) => ports.public),
+    tenants: { [testTenants.a.id]: testTenants.a.admin, [testTenants.b.id]: testTenants.b.admin },
+    writesPerSecond,
+    concurrency: 8,
+  });
+  const visibility = trackVisibility(consumerAdmin, load.writes);
+  cleanups.push(() => load.stop(), () => visibility.stop());
+  log(`writing ${writesPerSecond} changes a second through both sources`);
+  await sleep(15_000);
+
+  const faults: Record<string, { resume_s: number | null; worst_latency_s?: number; [detail: string]: unknown }> = {};
+  const measure = async (name: string, faultAt: number, details: Record<string, unknown> = {}) => {
+    const resumeMs = await catchUp(load, faultAt).catch((error: unknown) => (log((error as Error).message), null));
+    faults[name] = { resume_s: resumeMs === null ? null : seconds(resumeMs), ...details };
+    log(`${name}: every write acknowledged before the fault was in the copy ${faults[name].resume_s} s after it`, details);
+  };
+
+  await measure('baseline', Date.now());
+  await sleep(5_000);
+
+  // A broker: the one leading the most partitions of the events topic.
+  const victim = mostLeaders(cluster.nodes, await topicLayout(admin));
+  log(`kill -9 broker ${victim.id}`);
+  const brokerKilledAt = Date.now();
+  await victim.kill();
+  await measure('broker', brokerKilledAt, { node: victim.id });
+  await sleep(Math.max(0, brokerKilledAt + 20_000 - Date.now()));
+  await victim.start();
+  const rejoinFrom = Date.now();
+  await waitFor('every replica of the events topic back in sync', async () => (await topicLayout(admin).catch(() => [{ isr: [] }])).every((partition) => partition.isr.length === 3), 180_000, 500);
+  faults.broker!.back_in_sync_s = seconds(Date.now() - rejoinFrom);
+  log(`broker ${victim.id} is back and every replica in sync after ${faults.broker!.back_in_sync_s} s`);
+  await sleep(10_000);
+
+  // A relay, while it holds leased outbox rows (mid-batch): they wait for their lease to expire.
+  const leased = async () =>
+    (await sourceAdmin<[{ count: number }]>`SELECT count(*)::int AS count FROM outbox WHERE lease_owner = 'cluster-relay-1' AND lease_until > now()`)[0].count;
+  await waitFor('relay 1 to hold leased rows', async () => (await leased()) > 0, 30_000, 20).catch(() => log('relay 1 held no lease within 30 s'));
+  log('kill -9 relay 1');
+  const relayKilledAt = Date.now();
+  await kill(relays[0]!);
+  const orphaned = await leased();
+  await measure('relay', relayKilledAt, { leased_rows_left: orphaned });
+  relays[0] = await startRelay('cluster-relay-1');
+  await sleep(10_000);
+
+  log('kill -9 consumer 1');
+  const consumerKilledAt = Date.now();
+  await kill(consumers[0]!);
+  await measure('consumer', consumerKilledAt);
+  consumers[0] = await startConsumer(0);
+  log('consumer 1 is back in the group');
+  await sleep(15_000);
+
+  await load.stop();
+  log(`load stopped after ${load.writes.length} acknowledged writes (${load.failures.length} requests failed)`, {
+    firstFailures: load.failures.slice(0, 3),
+  });
+  await waitFor('every acknowledged write in the copy', async () => visibility.pending() === 0, catchUpTimeoutMs, 500).catch((error: unknown) =>
+    log((error as Error).message),
+  );
+  await visibility.stop();
+  for (const [name, fault] of Object.entries(faults)) {
+    const from = name === 'broker' ? brokerKilledAt : name === 'relay' ? relayKilledAt : name === 'consumer' ? consumerKilledAt : undefined;
+    if (from !== undefined) fault.worst_latency_s = seconds(worstLatency(load.writes, from, from + 30_000));
+  }
+
+  const states = await entityStates(sourceAdmin, consumerAdmin);
+  const copy = compareCopy(load.writes, load.entities, states);
+  const copyOrder = await copyRegressions(consumerAdmin);
+  const busOrder = await busRegressions(admin, cluster.brokers, topic);
+  const deadLetters = await deadLetterCount(admin);
+  log('details', { copy, copyOrder, busOrder, faults, entities: load.entities.size, failedRequests: load.failures.length });
+  for (const app of running) {
+    for (const line of app.logLines().filter((entry) => Number(entry.level) >= 50).slice(0, 5)) log(`${app.name} logged an error`, line);
+  }
+
+  const outOfOrder = copyOrder.backwards + busOrder.backwards + busOrder.splitKeys;
+  const result: Result = {
+    writes: load.writes.length,
+    lost: copy.lost,
+    out_of_order: outOfOrder,
+    dead_letters: deadLetters,
+    resume_s: { broker: faults.broker!.resume_s, relay: faults.relay!.resume_s, consumer: faults.consumer!.resume_s },
+  };
+  return result;
+}
+
+/** Partitions of the events topic: leader, replicas and in-sync replicas. */
+async function topicLayout(admin: Admin) {
+  const [metadata] = await admin.fetchTopicMetadata({ topics: [topic], timeout: 10_000 });
+  return (metadata?.partitions ?? []).map(({ partitionId, leader, replicas, isr }) => ({ partitionId, leader, replicas, isr }));
+}
+
+function mostLeaders(nodes: KafkaClusterNode[], layout: Array<{ leader: number }>): KafkaClusterNode {
+  const led = (node: KafkaClusterNode) => layout.filter((partition) => partition.leader === node.id).length;
+  return nodes.reduce((most, node) => (led(node) > led(most) ? node : most));
+}
+
+/**
+ * Waits until every write acknowledged before `faultAt` is in the copy, and returns how long
+ * after `faultAt` the last of them arrived: the writes the fault caught in flight.
+ */
+async function catchUp(load: Load, faultAt: number): Promise<number> {
+  const caught = load.writes.filter((write) => write.ackedAt <= faultAt);
+  await waitFor(`the writes acknowledged before the fault at +${seconds(faultAt - startedAt)} s in the copy`, async () => caught.every((write) => write.visibleAt), catchUpTimeoutMs, 100);
+  return Math.max(0, ...caught.map((write) => write.visibleAt! - faultAt));
+}
+
+/** The longest time from acknowledgement to the copy among writes acknowledged in [from, to). */
+function worstLatency(writes: AckedWrite[], from: number, to: number): number {
+  return Math.max(0, ...writes.filter((write) => write.ackedAt >= from && write.ackedAt < to && write.visibleAt).map((write) => write.visibleAt! - write.ackedAt));
+}
+
+const result = await run().catch((error: unknown) => {
+  log(`failed: ${(error as Error).stack ?? String(error)}`);
+  return { error: (error as Error).message };
+});
+await cleanUp();
+clearTimeout(deadline);
+console.log(JSON.stringify(result));
+const passed = 'writes' in result && result.writes > 0 && result.lost === 0 && result.out_of_order === 0 && result.dead_letters === 0;
+process.exit(passed ? 0 : 1);
