@@ -1,0 +1,3 @@
+import { integrationTestConfig } from '@tenant-sync/testing/vitest-config';
+
+export default integrationTestConfig;
