@@ -33,6 +33,8 @@ export async function waitUntilDrained(admin: postgres.Sql, since: number, timeo
 export interface OfferedLoad {
   /** Commit time (epoch ms, taken when COMMIT returned) of every event, by event id. */
   committedAt: Map<string, number>;
+  /** Commit time of every transaction, in commit order. */
+  commits: number[];
   offered: number;
   elapsedMs: number;
 }
@@ -44,6 +46,7 @@ export interface OfferedLoad {
  */
 export async function offerLoad(admin: postgres.Sql, ratePerSecond: number, seconds: number, rowsPerCommit = 10): Promise<OfferedLoad> {
   const committedAt = new Map<string, number>();
+  const commits: number[] = [];
   const started = performance.now();
   const total = ratePerSecond * seconds;
   let offered = 0;
@@ -64,7 +67,8 @@ export async function offerLoad(admin: postgres.Sql, ratePerSecond: number, seco
       RETURNING event_id`);
     const now = Date.now();
     for (const row of rows) committedAt.set(row.event_id, now);
+    commits.push(now);
     offered += count;
   }
-  return { committedAt, offered, elapsedMs: performance.now() - started };
+  return { committedAt, commits, offered, elapsedMs: performance.now() - started };
 }

@@ -1,6 +1,17 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { PendingStats } from './outbox.ts';
 
+/** Fine enough below 100 ms to read a p99 of a few milliseconds off the buckets. */
+const LATENCY_BUCKETS = [0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 5, 30, 300];
+
+/**
+ * The stages of one batch, in order: `wake` (the first notification or poll the claim answers →
+ * the claim starts), `claim` (the claim statement), `produce` (send → the last Kafka ack),
+ * `delete` (the delete statement).
+ */
+export const BATCH_STAGES = ['wake', 'claim', 'produce', 'delete'] as const;
+export type BatchStage = (typeof BATCH_STAGES)[number];
+
 /**
  * The relay's Prometheus metrics, registered on `registry`. Tenant ids appear only as the
  * `tenant` label of the per-tenant gauges, for the busiest few tenants (bounded cardinality).
@@ -29,7 +40,20 @@ export function createRelayMetrics(registry: Registry, collectPending: () => Pro
     publishLag: new Histogram({
       name: 'relay_publish_lag_seconds',
       help: 'Age of an outbox row when Kafka acknowledged it: from the write to the ack',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    claimWait: new Histogram({
+      name: 'relay_claim_wait_seconds',
+      help: 'Age of an outbox row when the claim that took it started: from the write, through its commit and the wake-up, to the claim',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    stageDuration: new Histogram<'stage'>({
+      name: 'relay_stage_seconds',
+      help: 'Time of each stage of a batch: wake (notification or poll → claim starts), claim, produce (send → last Kafka ack), delete',
+      labelNames: ['stage'],
+      buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
     pendingDepth: new Gauge({

@@ -40,7 +40,24 @@ export function createRelay(options: RelayOptions) {
   // Set by a wake-up that arrives while a batch is in flight, so the next wait is skipped.
   let wakeRequested = false;
 
-  const claim = createClaimer(db, relayId, batchSize, leaseMs);
+  // When the first wake-up (notification or poll) not yet answered by a claim came.
+  let wokenAt: number | undefined;
+
+  const claimAfter = createClaimer(db, relayId, batchSize, leaseMs);
+
+  async function claim(inFlight?: OutboxRow[]): Promise<OutboxRow[]> {
+    const started = performance.now();
+    const startedAt = Date.now();
+    const waking = inFlight ? 0 : started - (wokenAt ?? started);
+    wokenAt = undefined;
+    const rows = await claimAfter(inFlight);
+    if (rows.length > 0) {
+      metrics.stageDuration.observe({ stage: 'wake' }, waking / 1000);
+      metrics.stageDuration.observe({ stage: 'claim' }, (performance.now() - started) / 1000);
+      for (const row of rows) metrics.claimWait.observe(Math.max(0, startedAt - new Date(row.created_at).getTime()) / 1000);
+    }
+    return rows;
+  }
 
   async function release(rows: OutboxRow[], reason: string): Promise<void> {
     await releaseLeases(db, relayId, rows.map((row) => Number(row.id)), reason).catch((error: unknown) =>
@@ -69,17 +86,21 @@ export function createRelay(options: RelayOptions) {
     }
     if (sent.length > 0) {
       try {
+        const producing = performance.now();
         await topics.prepare(sent.map((row) => row.aggregate_type));
         // Resolves once every delivery report is in; one failed message fails the batch.
         await producer.sendBatch({ topicMessages: [...messages].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })) });
+        metrics.stageDuration.observe({ stage: 'produce' }, (performance.now() - producing) / 1000);
       } catch (error) {
         metrics.publishErrors.inc();
         await release(sent, (error as Error).message.slice(0, 1000));
         throw error;
       }
-      await deletePublished(db, relayId, sent.map((row) => Number(row.id)));
-      metrics.published.inc(sent.length);
       const now = Date.now();
+      const deleting = performance.now();
+      await deletePublished(db, relayId, sent.map((row) => Number(row.id)));
+      metrics.stageDuration.observe({ stage: 'delete' }, (performance.now() - deleting) / 1000);
+      metrics.published.inc(sent.length);
       for (const row of sent) metrics.publishLag.observe((now - new Date(row.created_at).getTime()) / 1000);
     }
     stopTimer();
@@ -129,7 +150,8 @@ export function createRelay(options: RelayOptions) {
       return;
     }
     wait = { controller: new AbortController(), wakeable };
-    await sleep(ms, undefined, { signal: wait.controller.signal }).catch(() => {});
+    const expired = await sleep(ms, true, { signal: wait.controller.signal }).catch(() => false);
+    if (expired && wakeable) wokenAt ??= performance.now();
     wait = undefined;
     if (wakeable) wakeRequested = false;
   }
@@ -152,6 +174,7 @@ export function createRelay(options: RelayOptions) {
      */
     poke(): void {
       wakeRequested = true;
+      wokenAt ??= performance.now();
       if (wait?.wakeable) wait.controller.abort();
     },
   };
