@@ -2,6 +2,8 @@
 // two of each app, under steady writes while a broker, a relay and a consumer are killed with
 // SIGKILL. Progress goes to stderr; the last line on stdout is the result as JSON, and the exit
 // code is 1 when a write was lost, applied out of order or dead-lettered. See docs/cluster.md.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +12,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { createKafka, type Admin } from '@tenant-sync/kafka';
 import { describeTopicConfig, freePort, startKafkaCluster, waitFor, type KafkaClusterNode, type RunningKafkaCluster } from '@tenant-sync/local-infra';
-import { startApp, startTestInfrastructure, testTenants, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
+import { readTopic, startApp, startTestInfrastructure, testTenants, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
 import { busRegressions, compareCopy, copyRegressions, deadLetterCount, entityStates, recordCopyWrites } from './cluster-checks.ts';
 import { startLoad, trackVisibility, type AckedWrite, type Load } from './cluster-load.ts';
 
@@ -42,6 +44,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+let startedCluster: RunningKafkaCluster | undefined;
+const tail = (file: string, lines: number) => (existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(none)');
+
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 interface Result {
@@ -59,6 +64,7 @@ async function run(): Promise<Result> {
 
   log('starting a three-node KRaft cluster', { dataDir });
   const cluster: RunningKafkaCluster = await startKafkaCluster({ dataDir: path.join(dataDir, 'kafka') });
+  startedCluster = cluster;
   cleanups.push(() => cluster.stop());
   const kafka = createKafka({ brokers: cluster.brokers, clientId: 'cluster-test', logger: pino({ level: 'silent' }) });
   const admin = kafka.admin();
@@ -74,12 +80,13 @@ async function run(): Promise<Result> {
   const consumerAdmin = postgres(infra.consumerAdminUrl, { max: 2, onnotice: () => {} });
   cleanups.push(() => sourceAdmin.end(), () => consumerAdmin.end());
   await recordCopyWrites(consumerAdmin);
+  await groupCoordinatorReady(cluster.brokers, infra.topic);
 
   const running = new Set<AppProcess>();
   cleanups.push(async () => {
     for (const app of running) await app.stop(5_000);
   });
-  const kafkaEnv = { KAFKA_BROKERS: cluster.brokers, KAFKA_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '2', LOG_LEVEL: 'warn' };
+  const kafkaEnv = { KAFKA_BROKERS: cluster.brokers, KAFKA_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '2', LOG_LEVEL: 'info' };
   const start = async (name: 'source' | 'relay' | 'consumer', env: Record<string, string>) => {
     const app = await startApp(name, env, await freePort());
     running.add(app);
@@ -209,6 +216,27 @@ async function run(): Promise<Result> {
   return result;
 }
 
+/**
+ * Waits until a new cluster can serve consumer groups. Until the first group request has made
+ * `__consumer_offsets` and its coordinators are loaded, `admin.describeGroups` — the consumer's
+ * start-up check (brokersAnswer) — gets an error that @confluentinc/kafka-javascript turns into
+ * a segmentation fault (confluentinc/confluent-kafka-javascript#531). So a reader joins a group
+ * first, then the same check runs in child processes until one passes.
+ */
+async function groupCoordinatorReady(brokers: string, anyTopic: string): Promise<void> {
+  await readTopic(brokers, anyTopic, 1, 3_000);
+  const check = `import { brokersAnswer } from '@tenant-sync/kafka'; await brokersAnswer(${JSON.stringify(brokers)}, { group: ${JSON.stringify(groupId)} })();`;
+  const passes = () =>
+    new Promise<boolean>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', check], { cwd: import.meta.dirname, stdio: 'ignore', timeout: 30_000 });
+      child.once('exit', (code, signal) => {
+        if (signal) log(`the group check ended with ${signal}; trying again`);
+        resolve(code === 0);
+      });
+    });
+  await waitFor(`the coordinator of group ${groupId}`, passes, 120_000, 1_000);
+}
+
 /** Partitions of the events topic: leader, replicas and in-sync replicas. */
 async function topicLayout(admin: Admin) {
   const [metadata] = await admin.fetchTopicMetadata({ topics: [topic], timeout: 10_000 });
@@ -237,6 +265,7 @@ function worstLatency(writes: AckedWrite[], from: number, to: number): number {
 
 const result = await run().catch((error: unknown) => {
   log(`failed: ${(error as Error).stack ?? String(error)}`);
+  for (const node of startedCluster?.nodes ?? []) log(`node ${node.id} log, last lines:\n${tail(node.logFile, 8)}`);
   return { error: (error as Error).message };
 });
 await cleanUp();

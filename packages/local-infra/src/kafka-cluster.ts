@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { installKafkaJars, KafkaToolingError, kafkaLibDir, log4jConfig, requireTool } from './kafka-broker.ts';
 import { freePort, isPortOpen, waitFor } from './net.ts';
@@ -125,18 +125,24 @@ function clusterNode(options: { id: number; port: number; controllerPort: number
         }),
       );
       await waitFor(
-        `Kafka node ${id} on 127.0.0.1:${port} (log: ${logFile})`,
+        `Kafka node ${id} on 127.0.0.1:${port}`,
         async () => {
           if (child !== started) throw new KafkaToolingError(`Kafka node ${id} exited during start; see ${logFile}`);
           return isPortOpen(port);
         },
-        90_000,
-      );
+        // The broker listener opens once the quorum has formed and the node caught up with
+        // the metadata: slow on a busy machine, whose nodes all start at once.
+        180_000,
+      ).catch((error: unknown) => {
+        throw new KafkaToolingError(`${(error as Error).message}; the end of its log:\n${lastLines(logFile, 10)}`);
+      });
     },
     kill: () => signal('SIGKILL', 0),
     stop: (graceMs = 20_000) => signal('SIGTERM', graceMs),
   };
 }
+
+const lastLines = (file: string, count: number) => (existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n') : '');
 
 function serverProperties(options: { id: number; port: number; controllerPort: number; voters: string; logDirs: string; replicas: number }): string {
   const { id, port, controllerPort, voters, logDirs, replicas } = options;
