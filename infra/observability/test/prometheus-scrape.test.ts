@@ -10,6 +10,7 @@ import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka } from '@tenant-sync/kafka';
 import { freePort, waitFor } from '@tenant-sync/local-infra';
 import { certsDir, eventually, mintToken, startSystem, testTenants, type RunningSystem } from '@tenant-sync/testing';
+import { metricNames } from './metric-names.ts';
 
 const infra = inject('infra');
 const observabilityDir = path.resolve(import.meta.dirname, '..');
@@ -242,9 +243,7 @@ describe('Prometheus with the committed configuration, scraping the running apps
       // Grafana's variables, as Grafana substitutes them.
       const promql = expr.replaceAll('$__rate_interval', '1m').replaceAll('$tenant', '.*');
       await expect(query(promql), `${panel}: ${expr}`).resolves.toMatchObject({ resultType: 'vector' });
-      const metrics = [...promql.replaceAll(/"[^"]*"/g, '').matchAll(/\b(?:up|[a-z][a-z0-9_]*_[a-z0-9_]+)\b/g)]
-        .map(([name]) => name.replace(/_(bucket|count|sum)$/, ''))
-        .filter((name) => name !== 'histogram_quantile');
+      const metrics = metricNames(expr);
       expect(metrics.length, panel).toBeGreaterThan(0);
       for (const name of metrics) expect(exported, `${panel}: ${name}`).toContain(name);
     }
