@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
-import { commaList, filePath, httpTimeouts, jwt, kafka, kafkaTopics, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { commaList, filePath, httpTimeouts, jwt, kafka, kafkaSecurity, kafkaTopics, logging, operations, port, postgresUrl, tls } from './fields.ts';
 import { databasePasswordFile, withDatabasePassword } from './database-password.ts';
+import { withKafkaSecurity, type KafkaSecurityConfig } from './kafka-security.ts';
 import { loadConfig } from './load-config.ts';
 
 export const consumerConfigSchema = Type.Object({
@@ -10,6 +11,7 @@ export const consumerConfigSchema = Type.Object({
   ...jwt,
   ...httpTimeouts,
   ...kafka,
+  ...kafkaSecurity,
   ...kafkaTopics,
   CONSUMER_DATABASE_URL: postgresUrl('postgres://consumer_app@127.0.0.1:5432/consumer_db'),
   ...databasePasswordFile('consumer_app'),
@@ -40,7 +42,7 @@ export const consumerConfigSchema = Type.Object({
   RECONCILE_TENANTS: commaList('00000000-0000-0000-0000-000000000000,11111111-1111-1111-1111-111111111111'),
 });
 
-export type ConsumerConfig = Readonly<Static<typeof consumerConfigSchema>>;
+export type ConsumerConfig = Readonly<Static<typeof consumerConfigSchema> & KafkaSecurityConfig>;
 
 export const loadConsumerConfig = (env: NodeJS.ProcessEnv = process.env): ConsumerConfig =>
-  withDatabasePassword(loadConfig(consumerConfigSchema, env), 'CONSUMER_DATABASE_URL');
+  withKafkaSecurity(withDatabasePassword(loadConfig(consumerConfigSchema, env), 'CONSUMER_DATABASE_URL'), env);

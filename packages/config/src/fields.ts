@@ -56,6 +56,26 @@ export const kafkaTopics = {
   KAFKA_MIN_INSYNC_REPLICAS: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
 };
 
+/**
+ * How a Kafka client proves itself and checks the brokers (docs/deploy.md, "Securing Kafka"):
+ * PLAINTEXT for a development broker, SSL (optionally with a client certificate) or SASL_SSL.
+ * Resolved by `withKafkaSecurity`, which also reads KAFKA_SASL_PASSWORD_FILE and the
+ * KAFKA_PROP_<name> pass-through.
+ */
+export const kafkaSecurity = {
+  KAFKA_SECURITY_PROTOCOL: Type.Union([Type.Literal('PLAINTEXT'), Type.Literal('SSL'), Type.Literal('SASL_SSL')], { default: 'PLAINTEXT' }),
+  /** CA that signs the brokers' certificates; the system's trust store when unset. */
+  KAFKA_SSL_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** A client certificate and its key (PEM) for brokers that ask for one; both or neither. */
+  KAFKA_SSL_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  KAFKA_SSL_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  KAFKA_SASL_MECHANISM: Type.Union([Type.Literal('SCRAM-SHA-512'), Type.Literal('SCRAM-SHA-256'), Type.Literal('PLAIN')], { default: 'SCRAM-SHA-512' }),
+  KAFKA_SASL_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
+  /** The SASL password itself; prefer KAFKA_SASL_PASSWORD_FILE (a mounted secret). One of the two. */
+  KAFKA_SASL_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  KAFKA_SASL_PASSWORD_FILE: Type.Optional(Type.String({ minLength: 1 })),
+};
+
 export const jwt = {
   JWT_PUBLIC_KEY_FILE: filePath('jwt-public.pem'),
   JWT_JWKS_URL: Type.Optional(Type.String({ pattern: '^https://' })),

@@ -1,6 +1,7 @@
 export { ConfigError } from './errors.ts';
 export { splitList, workspaceRoot } from './fields.ts';
 export { configOrExit, loadConfig } from './load-config.ts';
+export { kafkaPropertyName, loadKafkaSecurity, type KafkaSecurityConfig } from './kafka-security.ts';
 export { loadConsoleConfig, consoleConfigSchema, type ConsoleConfig } from './console.ts';
 export { loadConsumerConfig, consumerConfigSchema, type ConsumerConfig } from './consumer.ts';
 export { loadOperatorConfig, operatorConfigSchema, type OperatorConfig } from './operator.ts';

@@ -1,12 +1,14 @@
 import { Type, type Static } from 'typebox';
-import { kafka, kafkaTopics, logging, operations, postgresUrl } from './fields.ts';
+import { kafka, kafkaSecurity, kafkaTopics, logging, operations, postgresUrl } from './fields.ts';
 import { databasePasswordFile, withDatabasePassword } from './database-password.ts';
+import { withKafkaSecurity, type KafkaSecurityConfig } from './kafka-security.ts';
 import { loadConfig } from './load-config.ts';
 
 export const relayConfigSchema = Type.Object({
   ...logging,
   ...operations(9102),
   ...kafka,
+  ...kafkaSecurity,
   ...kafkaTopics,
   RELAY_DATABASE_URL: postgresUrl('postgres://relay_app@127.0.0.1:5432/source_db'),
   ...databasePasswordFile('relay_app'),
@@ -20,6 +22,6 @@ export const relayConfigSchema = Type.Object({
   TOMBSTONE_PURGE_INTERVAL_MS: Type.Integer({ minimum: 0, maximum: 86_400_000, default: 3_600_000 }),
 });
 
-export type RelayConfig = Readonly<Static<typeof relayConfigSchema>>;
+export type RelayConfig = Readonly<Static<typeof relayConfigSchema> & KafkaSecurityConfig>;
 
-export const loadRelayConfig = (env: NodeJS.ProcessEnv = process.env): RelayConfig => withDatabasePassword(loadConfig(relayConfigSchema, env), 'RELAY_DATABASE_URL');
+export const loadRelayConfig = (env: NodeJS.ProcessEnv = process.env): RelayConfig => withKafkaSecurity(withDatabasePassword(loadConfig(relayConfigSchema, env), 'RELAY_DATABASE_URL'), env);
