@@ -9,7 +9,7 @@ import { TenantSyncClient } from '@tenant-sync/client';
 import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka } from '@tenant-sync/kafka';
 import { freePort, waitFor } from '@tenant-sync/local-infra';
-import { certsDir, eventually, mintToken, startSystem, testTenants, type RunningSystem } from '@tenant-sync/testing';
+import { certsDir, eventually, mintToken, readTopic, startSystem, testTenants, type RunningSystem } from '@tenant-sync/testing';
 import { metricNames } from './metric-names.ts';
 
 const infra = inject('infra');
@@ -69,6 +69,24 @@ interface Rule {
   type: string;
 }
 
+/**
+ * A new broker serves consumer groups once `__consumer_offsets` exists and is loaded; before
+ * that the consumer's start-up check (brokersAnswer's `admin.describeGroups`) can die of a
+ * segmentation fault in @confluentinc/kafka-javascript (confluentinc/confluent-kafka-javascript#531).
+ * This run's broker is new: a reader joins a group, then the same check runs in child processes
+ * until one passes.
+ */
+async function groupCoordinatorReady(brokers: string, anyTopic: string): Promise<void> {
+  await readTopic(brokers, anyTopic, 1, 3_000);
+  const check = `import { brokersAnswer } from '@tenant-sync/kafka'; await brokersAnswer(${JSON.stringify(brokers)}, { group: 'observability-start' })();`;
+  const passes = () =>
+    new Promise<boolean>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', check], { cwd: import.meta.dirname, stdio: 'ignore', timeout: 30_000 });
+      child.once('exit', (code) => resolve(code === 0));
+    });
+  await waitFor('the group coordinator of a new broker', passes, 120_000, 1_000);
+}
+
 /** The committed scrape configuration, pointed at this run's ports and evaluated every second. */
 function scrapeConfigFor(ports: Record<string, number>): string {
   let config = readFileSync(path.join(prometheusDir, 'prometheus.yml'), 'utf8');
@@ -109,6 +127,7 @@ describe('Prometheus with the committed configuration, scraping the running apps
   const series = (selector: string) => api<Array<Record<string, string>>>(`/api/v1/series?match[]=${encodeURIComponent(selector)}`);
 
   beforeAll(async () => {
+    await groupCoordinatorReady(infra.brokers, infra.topic);
     system = await startSystem(infra);
     const [webPort, consolePort] = await Promise.all([freePort(), freePort()]);
     const ports = { source: system.source.opsPort, relay: system.relay.opsPort, consumer: system.consumer.opsPort, console: consolePort };
