@@ -14,6 +14,8 @@ export interface AckedWrite {
   deleted: boolean;
   /** ms since the epoch. */
   ackedAt: number;
+  /** When no outbox row at or below this version was left for the entity (polled), ms since the epoch. */
+  publishedAt?: number;
   /** When the copy first held this version or a newer one (polled), ms since the epoch. */
   visibleAt?: number;
 }
@@ -112,22 +114,22 @@ export async function startLoad({ sourcePorts, tenants, writesPerSecond, concurr
       // Fixed pacing: a slow request delays its worker, not the schedule of the others.
       const at = Math.max(nextAt, Date.now());
       nextAt = at + 1000 / writesPerSecond;
-      await sleep(at - Date.now());
+      await sleep(Math.max(0, at - Date.now()));
       if (stopping) break;
       await writeOnce().catch((error: unknown) => failures.push((error as Error).message));
     }
   }
 
   const workers = Array.from({ length: concurrency }, () => worker());
+  let stopped: Promise<void> | undefined;
   return {
     writes,
     entities,
     failures,
     /** Stops sending and resolves when every request in flight has its answer. */
-    async stop(): Promise<void> {
+    stop(): Promise<void> {
       stopping = true;
-      await Promise.all(workers);
-      await agent.close();
+      return (stopped ??= Promise.all(workers).then(() => agent.close()));
     },
   };
 }
@@ -135,41 +137,64 @@ export async function startLoad({ sourcePorts, tenants, writesPerSecond, concurr
 export type Load = Awaited<ReturnType<typeof startLoad>>;
 
 /**
- * Polls the consumer's database for the writes not seen there yet and stamps `visibleAt` on
- * each once the copy holds its version or a newer one. Stops with `stop()`.
+ * Follows each acknowledged write down the pipeline by polling both databases: `publishedAt`
+ * once its entity has no outbox row at or below its version left (a relay published it and
+ * Kafka acknowledged), `visibleAt` once the copy holds its version or a newer one. Stops with
+ * `stop()`.
  */
-export function trackVisibility(consumerAdmin: postgres.Sql, writes: AckedWrite[], intervalMs = 200) {
+export function trackWrites(sourceAdmin: postgres.Sql, consumerAdmin: postgres.Sql, writes: AckedWrite[], intervalMs = 200) {
   let stopping = false;
   let checked = 0;
-  const pending = new Set<AckedWrite>();
+  const unpublished = new Set<AckedWrite>();
+  const invisible = new Set<AckedWrite>();
+
+  async function stampPublished(): Promise<void> {
+    const rows = await sourceAdmin<Array<{ id: string; version: number }>>`
+      SELECT aggregate_id AS id, min(version)::int AS version FROM outbox WHERE parked_at IS NULL GROUP BY aggregate_id`;
+    const now = Date.now();
+    const oldestPending = new Map(rows.map((row) => [row.id, row.version]));
+    for (const write of unpublished) {
+      if ((oldestPending.get(write.id) ?? Infinity) > write.version) {
+        write.publishedAt = now;
+        unpublished.delete(write);
+      }
+    }
+  }
 
   async function stampVisible(): Promise<void> {
-    const keys = [...new Map([...pending].map((write) => [write.id, write.orgId]))];
+    const keys = [...new Map([...invisible].map((write) => [write.id, write.orgId]))];
     const rows = await consumerAdmin<Array<{ id: string; version: number }>>`
       SELECT copy.id, copy.version::int AS version
         FROM unnest(${keys.map(([, orgId]) => orgId)}::uuid[], ${keys.map(([id]) => id)}::uuid[]) AS wanted(org_id, id)
         JOIN synced_users copy USING (org_id, id)`;
     const now = Date.now();
     const copied = new Map(rows.map((row) => [row.id, row.version]));
-    for (const write of pending) {
+    for (const write of invisible) {
       if ((copied.get(write.id) ?? 0) >= write.version) {
         write.visibleAt = now;
-        pending.delete(write);
+        invisible.delete(write);
+        // In the copy, so published, even if between two polls of the outbox.
+        if (unpublished.delete(write)) write.publishedAt = now;
       }
     }
   }
 
+  const report = (error: unknown) => console.error(`write tracking poll failed: ${(error as Error).message}`);
   const loop = (async () => {
     while (!stopping) {
-      for (; checked < writes.length; checked += 1) pending.add(writes[checked]!);
-      if (pending.size > 0) await stampVisible().catch((error: unknown) => console.error(`visibility poll failed: ${(error as Error).message}`));
+      for (; checked < writes.length; checked += 1) {
+        unpublished.add(writes[checked]!);
+        invisible.add(writes[checked]!);
+      }
+      if (unpublished.size > 0) await stampPublished().catch(report);
+      if (invisible.size > 0) await stampVisible().catch(report);
       await sleep(intervalMs);
     }
   })();
 
   return {
     /** Writes acknowledged but not in the copy yet. */
-    pending: () => pending.size + writes.length - checked,
+    invisible: () => invisible.size + writes.length - checked,
     async stop(): Promise<void> {
       stopping = true;
       await loop;

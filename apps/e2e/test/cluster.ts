@@ -14,11 +14,13 @@ import { createKafka, type Admin } from '@tenant-sync/kafka';
 import { describeTopicConfig, freePort, startKafkaCluster, waitFor, type KafkaClusterNode, type RunningKafkaCluster } from '@tenant-sync/local-infra';
 import { readTopic, startApp, startTestInfrastructure, testTenants, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
 import { busRegressions, compareCopy, copyRegressions, deadLetterCount, entityStates, recordCopyWrites } from './cluster-checks.ts';
-import { startLoad, trackVisibility, type AckedWrite, type Load } from './cluster-load.ts';
+import { startLoad, trackWrites, type AckedWrite, type Load } from './cluster-load.ts';
 
 const topic = 'user-events';
 const groupId = 'cluster-consumers';
-const writesPerSecond = 100;
+const writesPerSecond = 60;
+/** How long each fault is watched before the next step; longer than any effect expected (a relay's 30 s lease). */
+const faultWindowMs = 45_000;
 const runDeadlineMs = 25 * 60_000;
 const catchUpTimeoutMs = 180_000;
 
@@ -131,38 +133,42 @@ async function run(): Promise<Result> {
     sourcePorts: sources.map((ports) => ports.public),
     tenants: { [testTenants.a.id]: testTenants.a.admin, [testTenants.b.id]: testTenants.b.admin },
     writesPerSecond,
-    concurrency: 8,
+    concurrency: 12,
   });
-  const visibility = trackVisibility(consumerAdmin, load.writes);
-  cleanups.push(() => load.stop(), () => visibility.stop());
-  log(`writing ${writesPerSecond} changes a second through both sources`);
-  await sleep(15_000);
+  const tracking = trackWrites(sourceAdmin, consumerAdmin, load.writes);
+  cleanups.push(() => load.stop(), () => tracking.stop());
+  log(`writing up to ${writesPerSecond} changes a second through both sources`);
+  await sleep(20_000);
 
-  const faults: Record<string, { resume_s: number | null; worst_latency_s?: number; [detail: string]: unknown }> = {};
-  const measure = async (name: string, faultAt: number, details: Record<string, unknown> = {}) => {
-    const resumeMs = await catchUp(load, faultAt).catch((error: unknown) => (log((error as Error).message), null));
-    faults[name] = { resume_s: resumeMs === null ? null : seconds(resumeMs), ...details };
-    log(`${name}: every write acknowledged before the fault was in the copy ${faults[name].resume_s} s after it`, details);
+  // The steady state before any fault: what a write's trip to the copy normally takes.
+  const steadyFrom = Date.now();
+  await sleep(15_000);
+  const steady = await settle(load, steadyFrom, Date.now());
+  const normalMs = Math.max(3_000, 1.5 * steady.worstMs);
+  log('steady state', { writes_per_s: steady.writesPerSecond, p50_s: seconds(steady.p50Ms), worst_s: seconds(steady.worstMs), held_up_above_s: seconds(normalMs) });
+
+  const faults: Record<string, FaultReport> = {};
+  const observe = async (name: string, faultAt: number, details: Record<string, unknown> = {}) => {
+    await sleep(Math.max(0, faultAt + faultWindowMs - Date.now()));
+    faults[name] = { ...(await heldUp(load, faultAt, normalMs)), ...details };
+    log(`${name}: the writes it held up were published ${faults[name].published_s} s and in the copy ${faults[name].resume_s} s after the kill`, faults[name]);
   };
 
-  await measure('baseline', Date.now());
-  await sleep(5_000);
-
-  // A broker: the one leading the most partitions of the events topic.
+  // A broker, the one leading the most partitions of the events topic; back after the window.
   const victim = mostLeaders(cluster.nodes, await topicLayout(admin));
   log(`kill -9 broker ${victim.id}`);
   const brokerKilledAt = Date.now();
   await victim.kill();
-  await measure('broker', brokerKilledAt, { node: victim.id });
-  await sleep(Math.max(0, brokerKilledAt + 20_000 - Date.now()));
+  await observe('broker', brokerKilledAt, { node: victim.id });
+  const restartedAt = Date.now();
   await victim.start();
-  const rejoinFrom = Date.now();
+  const listeningAt = Date.now();
   await waitFor('every replica of the events topic back in sync', async () => (await topicLayout(admin).catch(() => [{ isr: [] }])).every((partition) => partition.isr.length === 3), 180_000, 500);
-  faults.broker!.back_in_sync_s = seconds(Date.now() - rejoinFrom);
-  log(`broker ${victim.id} is back and every replica in sync after ${faults.broker!.back_in_sync_s} s`);
+  Object.assign(faults.broker!, { restart_s: seconds(listeningAt - restartedAt), back_in_sync_s: seconds(Date.now() - listeningAt) });
+  log(`broker ${victim.id} listens ${faults.broker!.restart_s} s after its start, every replica in sync ${faults.broker!.back_in_sync_s} s later`);
   await sleep(10_000);
 
-  // A relay, while it holds leased outbox rows (mid-batch): they wait for their lease to expire.
+  // A relay while it holds leased outbox rows (mid-batch): those wait for their lease to expire.
   const leased = async () =>
     (await sourceAdmin<[{ count: number }]>`SELECT count(*)::int AS count FROM outbox WHERE lease_owner = 'cluster-relay-1' AND lease_until > now()`)[0].count;
   await waitFor('relay 1 to hold leased rows', async () => (await leased()) > 0, 30_000, 20).catch(() => log('relay 1 held no lease within 30 s'));
@@ -170,39 +176,33 @@ async function run(): Promise<Result> {
   const relayKilledAt = Date.now();
   await kill(relays[0]!);
   const orphaned = await leased();
-  await measure('relay', relayKilledAt, { leased_rows_left: orphaned });
+  await observe('relay', relayKilledAt, { leased_rows_left: orphaned });
   relays[0] = await startRelay('cluster-relay-1');
   await sleep(10_000);
 
   log('kill -9 consumer 1');
   const consumerKilledAt = Date.now();
   await kill(consumers[0]!);
-  await measure('consumer', consumerKilledAt);
+  await observe('consumer', consumerKilledAt);
   consumers[0] = await startConsumer(0);
   log('consumer 1 is back in the group');
   await sleep(15_000);
 
   await load.stop();
-  log(`load stopped after ${load.writes.length} acknowledged writes (${load.failures.length} requests failed)`, {
-    firstFailures: load.failures.slice(0, 3),
-  });
-  await waitFor('every acknowledged write in the copy', async () => visibility.pending() === 0, catchUpTimeoutMs, 500).catch((error: unknown) =>
+  log(`load stopped: ${load.writes.length} writes acknowledged, ${load.failures.length} refused or failed`, { first_failures: load.failures.slice(0, 3) });
+  await waitFor('every acknowledged write in the copy', async () => tracking.invisible() === 0, catchUpTimeoutMs, 500).catch((error: unknown) =>
     log((error as Error).message),
   );
-  await visibility.stop();
-  for (const [name, fault] of Object.entries(faults)) {
-    const from = name === 'broker' ? brokerKilledAt : name === 'relay' ? relayKilledAt : name === 'consumer' ? consumerKilledAt : undefined;
-    if (from !== undefined) fault.worst_latency_s = seconds(worstLatency(load.writes, from, from + 30_000));
-  }
+  await tracking.stop();
 
   const states = await entityStates(sourceAdmin, consumerAdmin);
   const copy = compareCopy(load.writes, load.entities, states);
   const copyOrder = await copyRegressions(consumerAdmin);
   const busOrder = await busRegressions(admin, cluster.brokers, topic);
   const deadLetters = await deadLetterCount(admin);
-  log('details', { copy, copyOrder, busOrder, faults, entities: load.entities.size, failedRequests: load.failures.length });
+  log('details', { copy, copyOrder, busOrder, faults, entities: load.entities.size, failed_requests: load.failures.length });
   for (const app of running) {
-    for (const line of app.logLines().filter((entry) => Number(entry.level) >= 50).slice(0, 5)) log(`${app.name} logged an error`, line);
+    for (const line of app.logLines().filter((entry) => Number(entry.level) >= 50).slice(0, 3)) log(`${app.name} logged an error`, line);
   }
 
   const outOfOrder = copyOrder.backwards + busOrder.backwards + busOrder.splitKeys;
@@ -248,19 +248,48 @@ function mostLeaders(nodes: KafkaClusterNode[], layout: Array<{ leader: number }
   return nodes.reduce((most, node) => (led(node) > led(most) ? node : most));
 }
 
-/**
- * Waits until every write acknowledged before `faultAt` is in the copy, and returns how long
- * after `faultAt` the last of them arrived: the writes the fault caught in flight.
- */
-async function catchUp(load: Load, faultAt: number): Promise<number> {
-  const caught = load.writes.filter((write) => write.ackedAt <= faultAt);
-  await waitFor(`the writes acknowledged before the fault at +${seconds(faultAt - startedAt)} s in the copy`, async () => caught.every((write) => write.visibleAt), catchUpTimeoutMs, 100);
-  return Math.max(0, ...caught.map((write) => write.visibleAt! - faultAt));
+const percentile = (values: number[], share: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * share))] ?? 0;
+
+/** Waits until every write acknowledged before `to` is in the copy (bounded); the writes of [from, to). */
+async function settle(load: Load, from: number, to: number): Promise<{ writes: AckedWrite[]; writesPerSecond: number; p50Ms: number; worstMs: number }> {
+  const before = load.writes.filter((write) => write.ackedAt < to);
+  await waitFor(`the writes acknowledged before +${seconds(to - startedAt)} s in the copy`, async () => before.every((write) => write.visibleAt), catchUpTimeoutMs, 100).catch(
+    (error: unknown) => log((error as Error).message),
+  );
+  const writes = before.filter((write) => write.ackedAt >= from);
+  const latencies = writes.filter((write) => write.visibleAt).map((write) => write.visibleAt! - write.ackedAt);
+  return { writes, writesPerSecond: Math.round(writes.length / ((to - from) / 1000)), p50Ms: percentile(latencies, 0.5), worstMs: Math.max(0, ...latencies) };
 }
 
-/** The longest time from acknowledgement to the copy among writes acknowledged in [from, to). */
-function worstLatency(writes: AckedWrite[], from: number, to: number): number {
-  return Math.max(0, ...writes.filter((write) => write.ackedAt >= from && write.ackedAt < to && write.visibleAt).map((write) => write.visibleAt! - write.ackedAt));
+interface FaultReport {
+  /** From the kill until the last write it held up was in the copy; null if one never arrived. */
+  resume_s: number | null;
+  /** From the kill until the last write it held up had left the outbox (published). */
+  published_s: number | null;
+  held_up_writes: number;
+  [detail: string]: unknown;
+}
+
+/**
+ * The writes a fault at `faultAt` held up, once the window after it has passed and they are in
+ * the copy: those acknowledged before the fault but not in the copy yet when it struck, and
+ * those acknowledged in the window that took longer than `normalMs` to arrive. A fault whose
+ * effect outlasts the window shows as held-up writes acknowledged near its end.
+ */
+async function heldUp(load: Load, faultAt: number, normalMs: number): Promise<FaultReport> {
+  const { writes } = await settle(load, faultAt - 60_000, faultAt + faultWindowMs);
+  const held = writes.filter(
+    (write) => (write.ackedAt <= faultAt && (write.visibleAt ?? Infinity) > faultAt) || (write.ackedAt > faultAt && (write.visibleAt ?? Infinity) - write.ackedAt > normalMs),
+  );
+  const after = (stamp: 'publishedAt' | 'visibleAt') =>
+    held.some((write) => write[stamp] === undefined) ? null : seconds(Math.max(0, ...held.map((write) => write[stamp]! - faultAt)));
+  const lastHeldAck = Math.max(faultAt, ...held.map((write) => write.ackedAt));
+  return {
+    resume_s: after('visibleAt'),
+    published_s: after('publishedAt'),
+    held_up_writes: held.length,
+    ...(lastHeldAck > faultAt + faultWindowMs - 5_000 ? { note: 'writes were still held up at the end of the window' } : {}),
+  };
 }
 
 const result = await run().catch((error: unknown) => {
