@@ -97,10 +97,17 @@ export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: 
   };
 }
 
+/**
+ * `id = ANY($1)` with the ids as one array parameter: one statement text whatever the batch
+ * size, so the driver prepares it once per connection, where `id IN ($1, …, $n)` made a new
+ * statement — parsed, planned and cached on the server — for every batch size.
+ */
+const idIn = (ids: number[]) => sql<boolean>`id = ANY(${ids}::bigint[])`;
+
 /** Removes rows whose publication Kafka acknowledged; only rows this relay still leases. */
 export async function deletePublished(db: Kysely<SourceDatabase>, owner: string, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.deleteFrom('outbox').where('id', 'in', ids).where('lease_owner', '=', owner).execute();
+  await db.deleteFrom('outbox').where(idIn(ids)).where('lease_owner', '=', owner).execute();
 }
 
 /** Gives rows back after a failed publish, so they are claimed again (by any relay). */
@@ -109,7 +116,7 @@ export async function releaseLeases(db: Kysely<SourceDatabase>, owner: string, i
   await db
     .updateTable('outbox')
     .set({ lease_owner: null, lease_until: null, last_error: error.slice(0, 1000) })
-    .where('id', 'in', ids)
+    .where(idIn(ids))
     .where('lease_owner', '=', owner)
     .execute();
 }

@@ -9,12 +9,17 @@ import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
  * - with no statistics yet (a table never analysed), the default random_page_cost made a
  *   bitmap scan and sort of every pending row look cheaper than reading the first N rows of
  *   the id index; 1.1 is the usual value for SSDs and keeps the ordered index scan.
+ * And its own transactions (claim, delete, release, park, purge) commit without waiting for
+ * the WAL flush (`synchronous_commit = off`): a crash of PostgreSQL can lose the last few
+ * hundred milliseconds of them, which at-least-once absorbs — a lost claim or release only
+ * frees rows, a lost delete only publishes them again (docs/relay.md, "Commits without an
+ * fsync"). The writes of the source itself keep their fsync.
  */
 export function createRelayDatabase(url: string, applicationName = 'relay') {
   return createDatabase<SourceDatabase>({
     url,
     poolSize: 2,
     applicationName,
-    settings: { plan_cache_mode: 'force_custom_plan', random_page_cost: '1.1' },
+    settings: { plan_cache_mode: 'force_custom_plan', random_page_cost: '1.1', synchronous_commit: 'off' },
   });
 }

@@ -19,38 +19,54 @@ export interface RelayOptions {
   batchSize: number;
   pollIntervalMs: number;
   leaseMs: number;
+  /** Batches published at once (`BATCHES_IN_FLIGHT`). */
+  batchesInFlight?: number;
 }
 
 const maxBackoffMs = 10_000;
 
 /**
+ * Batches published at once. A claim never takes a successor of a row in flight, so batches
+ * in flight never hold two rows of one entity and may be acknowledged in any order.
+ */
+export const BATCHES_IN_FLIGHT = 2;
+
+/**
  * The outbox relay loop: claim a batch, publish it, wait for every delivery report, and only
- * then delete the rows. While a full batch is being published the next one is already being
- * claimed, so the database and Kafka work side by side; the claim never takes a successor of
- * a row still in flight (see `claimBatch`), so this keeps each entity in order. An empty or
- * partial batch waits `pollIntervalMs` or until `poke()`. Failures give the claimed rows back,
- * back off exponentially with jitter, and the loop carries on.
+ * then delete the rows. The loop does not wait for a batch to be acknowledged before it claims
+ * the next: up to `batchesInFlight` batches are published and deleted side by side with the
+ * next claim, so the database and Kafka work at the same time and a commit that lands while a
+ * batch is in flight is claimed at once. The claim never takes a successor of a row still in
+ * flight (see `claimBatch`), so this keeps each entity in order. An empty or partial batch
+ * waits `pollIntervalMs` or until `poke()`. A failed publish gives its rows back; then the loop
+ * backs off exponentially with jitter, and carries on.
  */
 export function createRelay(options: RelayOptions) {
-  const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs } = options;
+  const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs, batchesInFlight = BATCHES_IN_FLIGHT } = options;
   let running = false;
   let loop: Promise<void> | undefined;
   // Aborts the current wait: stop() always, poke() only while waiting for work.
   let wait: { controller: AbortController; wakeable: boolean } | undefined;
-  // Set by a wake-up that arrives while a batch is in flight, so the next wait is skipped.
+  // Set by a wake-up that arrives after the last claim started, so the next wait is skipped.
   let wakeRequested = false;
-
   // When the first wake-up (notification or poll) not yet answered by a claim came.
   let wokenAt: number | undefined;
+  // Batches being published or deleted; each settles without throwing.
+  const inFlight = new Set<Promise<void>>();
+  // The first publish failure the loop has not yet backed off for.
+  let publishFailure: Error | undefined;
+  let failures = 0;
 
   const claimAfter = createClaimer(db, relayId, batchSize, leaseMs);
 
-  async function claim(inFlight?: OutboxRow[]): Promise<OutboxRow[]> {
+  async function claim(previous?: OutboxRow[]): Promise<OutboxRow[]> {
     const started = performance.now();
     const startedAt = Date.now();
-    const waking = inFlight ? 0 : started - (wokenAt ?? started);
+    const waking = started - (wokenAt ?? started);
+    // This claim sees every commit notified so far.
     wokenAt = undefined;
-    const rows = await claimAfter(inFlight);
+    wakeRequested = false;
+    const rows = await claimAfter(previous);
     if (rows.length > 0) {
       metrics.stageDuration.observe({ stage: 'wake' }, waking / 1000);
       metrics.stageDuration.observe({ stage: 'claim' }, (performance.now() - started) / 1000);
@@ -104,35 +120,53 @@ export function createRelay(options: RelayOptions) {
       for (const row of sent) metrics.publishLag.observe((now - new Date(row.created_at).getTime()) / 1000);
     }
     stopTimer();
+    if (failures > 0) logger.info({ after: failures }, 'relay recovered');
+    failures = 0;
     logger.debug({ published: sent.length, claimed: rows.length }, 'batch published');
   }
 
+  function wake(): void {
+    wakeRequested = true;
+    wokenAt ??= performance.now();
+    if (wait?.wakeable) wait.controller.abort();
+  }
+
+  /**
+   * Publishes and deletes `rows` beside the loop; a failure is handed to the loop. Once the
+   * rows are deleted, the next row of each of their entities can be claimed: a claim made
+   * while they were in flight skipped it, so the loop claims again.
+   */
+  function startPublishing(rows: OutboxRow[]): void {
+    const task = publish(rows)
+      .then(wake)
+      .catch((error: unknown) => {
+        publishFailure ??= error as Error;
+        // Cuts a wait for work short, never a backoff.
+        if (wait?.wakeable) wait.controller.abort();
+      })
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  }
+
   async function run(): Promise<void> {
-    let failures = 0;
-    let next: Promise<OutboxRow[]> | undefined;
+    // The last batch when it was full: the next claim starts past it (see `createClaimer`).
+    let previous: OutboxRow[] | undefined;
     while (running) {
       try {
-        // A claim made ahead starts past the batch before it: only a claim from the start
-        // can tell that the outbox has nothing more.
-        const claimedAhead = next !== undefined;
-        const rows = await (next ?? claim());
-        next = undefined;
-        if (rows.length === 0) {
-          if (!claimedAhead) await pause(pollIntervalMs, true);
+        if (publishFailure) throw publishFailure;
+        if (inFlight.size >= batchesInFlight) {
+          await Promise.race(inFlight);
           continue;
         }
-        // A full batch means more is waiting: claim it while this one is published.
-        if (rows.length === batchSize && running) {
-          next = claim(rows);
-          next.catch(() => {}); // handled when awaited; never an unhandled rejection meanwhile
-        }
-        await publish(rows);
-        if (failures > 0) logger.info({ after: failures }, 'relay recovered');
-        failures = 0;
-        if (rows.length < batchSize && !claimedAhead) await pause(pollIntervalMs, true);
+        // Only a claim from the start can tell that the outbox has nothing more.
+        const fromStart = previous === undefined;
+        const rows = await claim(previous);
+        previous = rows.length === batchSize ? rows : undefined;
+        if (rows.length > 0) startPublishing(rows);
+        if (fromStart && rows.length < batchSize) await pause(pollIntervalMs, true);
       } catch (error) {
-        if (next) await release(await next.catch(() => []), 'claimed while the previous batch failed');
-        next = undefined;
+        publishFailure = undefined;
+        previous = undefined;
         failures += 1;
         const delay = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random() / 2);
         logger.error({ err: error, failures, retryInMs: Math.round(delay) }, 'relay batch failed; backing off');
@@ -140,20 +174,16 @@ export function createRelay(options: RelayOptions) {
         await pause(delay, false);
       }
     }
-    if (next) await release(await next.catch(() => []), 'relay stopping');
+    await Promise.all(inFlight);
   }
 
   async function pause(ms: number, wakeable: boolean): Promise<void> {
     if (!running) return;
-    if (wakeable && wakeRequested) {
-      wakeRequested = false;
-      return;
-    }
+    if (wakeable && wakeRequested) return;
     wait = { controller: new AbortController(), wakeable };
     const expired = await sleep(ms, true, { signal: wait.controller.signal }).catch(() => false);
     if (expired && wakeable) wokenAt ??= performance.now();
     wait = undefined;
-    if (wakeable) wakeRequested = false;
   }
 
   return {
@@ -162,7 +192,7 @@ export function createRelay(options: RelayOptions) {
       running = true;
       loop = run();
     },
-    /** Finishes the batch in flight, gives back rows claimed ahead, then resolves. */
+    /** Stops claiming, lets the batches in flight finish (published and deleted, or given back), then resolves. */
     async stop(): Promise<void> {
       running = false;
       wait?.controller.abort();
@@ -170,13 +200,9 @@ export function createRelay(options: RelayOptions) {
     },
     /**
      * Claims again now instead of at the next poll, e.g. on a NOTIFY. Wake-ups that arrive
-     * while a batch is in flight fold into one.
+     * while a claim runs fold into one more claim.
      */
-    poke(): void {
-      wakeRequested = true;
-      wokenAt ??= performance.now();
-      if (wait?.wakeable) wait.controller.abort();
-    },
+    poke: wake,
   };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeEach, describe, expect, it, inject } from 'vitest';
 import { testTenants } from '@tenant-sync/testing';
-import { claimBatch, pendingStats } from '../src/outbox.ts';
+import { claimBatch, deletePublished, pendingStats, releaseLeases } from '../src/outbox.ts';
 import { createRelayDatabase } from '../src/relay-database.ts';
 
 const infra = inject('infra');
@@ -58,6 +58,20 @@ describe('claimBatch: fair across tenants', () => {
     await admin`UPDATE outbox SET lease_until = NULL WHERE id = ${first!.id}`;
     const next = await claimBatch(db, 'relay-1', 1, 30_000, new Map([[b.id, Number(first!.id)]]));
     expect(Number(next[0]!.id)).toBeGreaterThan(Number(first!.id));
+  });
+
+  it('deletes and gives back only the rows this relay still leases, whatever the batch size', async () => {
+    await write(a.id, 5);
+    const mine = await claimBatch(db, 'relay-1', 3, 30_000);
+    const theirs = await claimBatch(db, 'relay-2', 2, 30_000);
+    const ids = [...mine, ...theirs].map((row) => Number(row.id));
+    await releaseLeases(db, 'relay-1', ids.slice(0, 1), 'broker transport failure');
+    await deletePublished(db, 'relay-1', ids);
+    const left = await admin<{ id: string; lease_owner: string | null; last_error: string | null }[]>`SELECT id, lease_owner, last_error FROM outbox ORDER BY id`;
+    expect(left.map((row) => ({ ...row, id: Number(row.id) }))).toEqual([
+      { id: ids[0], lease_owner: null, last_error: 'broker transport failure' },
+      ...theirs.map((row) => ({ id: Number(row.id), lease_owner: 'relay-2', last_error: null })),
+    ]);
   });
 
   it('reports the backlog and oldest age of the busiest tenants, busiest first', async () => {
