@@ -15,9 +15,11 @@
  * BENCH_STEADY_SECONDS and RELAY_BATCH_SIZE shrink or reshape a run; BENCH_QUICK=1 runs the
  * drains and the steady load only (phases 1 and 2).
  */
+import { execFile } from 'node:child_process';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pino from 'pino';
 import postgres from 'postgres';
 import { createKafka, ensureTopics, type Kafka } from '@tenant-sync/kafka';
@@ -137,13 +139,15 @@ async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
 
 const ratio = (relay: number, debezium: number) => Number((relay / debezium).toFixed(2));
 
-/** The measures a chart plots over the recorded runs (tools/bench-charts.ts). */
+/** One line of benchmarks/runs.jsonl: what tools/bench-charts.ts plots. */
 type RelayRun = Record<string, unknown>;
 
+/** Appends the report to BENCHMARKS.md and the run to benchmarks/runs.jsonl, then redraws the charts. */
 async function record(report: string, run: RelayRun): Promise<void> {
   await appendFile(path.join(workspaceRoot, 'BENCHMARKS.md'), `${report}\n`);
   await mkdir(path.join(workspaceRoot, 'benchmarks'), { recursive: true });
   await appendFile(path.join(workspaceRoot, 'benchmarks', 'runs.jsonl'), `${JSON.stringify(run)}\n`);
+  await promisify(execFile)(process.execPath, [path.join(workspaceRoot, 'tools', 'bench-charts.ts')], { cwd: workspaceRoot });
 }
 
 async function main() {
