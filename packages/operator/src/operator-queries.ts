@@ -15,7 +15,9 @@ export function asOperator<T>(db: Db, work: (trx: Trx) => Promise<T>): Promise<T
 
 /** Has the database record `command` under the session's login and the server's clock. */
 export async function audit(trx: Trx, command: string, orgId: string | null, detail: object = {}): Promise<void> {
-  await sql`select record_operator_action(${command}, ${orgId}::uuid, ${JSON.stringify(detail)}::jsonb)`.execute(trx);
+  // Sent as text and parsed by the server: a parameter typed jsonb would be encoded by the
+  // driver a second time, and the entry would hold a JSON string instead of an object.
+  await sql`select record_operator_action(${command}, ${orgId}::uuid, ${JSON.stringify(detail)}::text::jsonb)`.execute(trx);
 }
 
 export async function createOrg(trx: Trx, org: { id: string; name: string; admin?: string | undefined }) {
