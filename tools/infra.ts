@@ -3,9 +3,7 @@
 // set, else the server on 127.0.0.1:5432, else an embedded server. Kafka: KAFKA_BROKERS when
 // set, else a broker on 127.0.0.1:9092, else a local KRaft broker started from its jars.
 import path from 'node:path';
-import pino from 'pino';
 import { ConfigError, consumerConfigSchema, loadConfig, relayConfigSchema, sourceConfigSchema } from '@tenant-sync/config';
-import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import {
   firstHostPort,
   isPortOpen,
@@ -45,11 +43,7 @@ async function ensureKafka(): Promise<string> {
     stops.push(() => broker.stop());
     origin = `${brokers} (local broker started here, log: .local/kafka/broker.log)`;
   }
-  const kafka = createKafka({ brokers, clientId: 'tenant-sync-infra', logger: pino({ level: 'error' }) });
-  await ensureTopics(kafka, [
-    { topic: process.env.KAFKA_TOPIC ?? 'user-events', numPartitions: 6 },
-    { topic: process.env.KAFKA_DLQ_TOPIC ?? 'user-events.dlq', numPartitions: 1 },
-  ]);
+  // The topics are the apps' to create (packages/kafka ensureEventTopics): one place decides them.
   return origin;
 }
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ConfigError, loadOperatorConfig, type OperatorConfig } from '@tenant-sync/config';
-import { isOrgId } from '@tenant-sync/contracts';
+import { deadLetterTopic, eventTopic, isEntityType, isOrgId } from '@tenant-sync/contracts';
 import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { createKafka } from '@tenant-sync/kafka';
 import {
@@ -47,17 +47,19 @@ const usage = `usage: npm run tenant -- <command> [arguments]
   remove-member <org-id> <subject>      remove a member
   outbox [--limit <n>]                  outbox rows per tenant (pending, leased, parked) and the parked ones
   dlq [--limit <n>]                     the last dead letters of the consumer, newest last, with their reasons
-  replay <partition>:<offset>           publish one dead letter again to KAFKA_TOPIC, after a fix
+  replay <partition>:<offset>           publish one dead letter again to its events topic, after a fix
   replay [--reason <code>] [--org <uuid>] [--since <ISO time>] [--until <ISO time>]
                                         publish again every dead letter matching all the filters given
                                         (one at least): --reason is the dlq-code or the whole dlq-reason;
                                         --since (inclusive) and --until bound the dead letter's timestamp
-                                        A replay refuses a letter that is not a valid event or that came
-                                        from a topic other than KAFKA_TOPIC, and then exits 1.
+                                        A replay refuses a letter that is not a valid event of the type or
+                                        that came from another topic than the type's, and then exits 1.
+                                        dlq and replay read the dead letters of one entity type:
+                                        --type user (the default), --type team, …
   audit [--limit <n>]                   the newest entries of the operator audit log
 
 Environment: OPERATOR_DATABASE_URL (your own login, a member of tenant_operator), DATABASE_PASSWORD_FILE, KAFKA_BROKERS,
-KAFKA_TOPIC, KAFKA_DLQ_TOPIC. Exit status: 0 done, 1 refused or failed, 2 bad usage.`;
+KAFKA_TOPIC_TEMPLATE. Exit status: 0 done, 1 refused or failed, 2 bad usage.`;
 
 class UsageError extends Error {}
 
@@ -105,6 +107,13 @@ function filterOptions(values: { reason?: string | undefined; org?: string | und
 
 const position = (letter: DeadLetter) => `${letter.partition}:${letter.offset}`;
 
+/** The entity type `--type` names (`user`, `team`, `purchase-order`), as messages spell it. */
+function typeOption(value: string | undefined): string {
+  const entityType = (value ?? 'user').toUpperCase().replaceAll('-', '_');
+  if (!isEntityType(entityType)) throw new UsageError(`--type must name an entity type such as user or team, got ${JSON.stringify(value)}`);
+  return entityType;
+}
+
 // On a terminal only: the carriage return would garble a log file.
 const progress = (topic: string) => (read: number, total: number) => {
   if (process.stderr.isTTY) process.stderr.write(`\rreading ${topic}: ${read}/${total}`);
@@ -128,6 +137,7 @@ function parseOptions(argv: string[]) {
         org: { type: 'string' },
         since: { type: 'string' },
         until: { type: 'string' },
+        type: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -145,13 +155,17 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
   }
   if (!command) throw new UsageError('a command is required');
   const db = createDatabase<SourceDatabase>({ url: config.OPERATOR_DATABASE_URL, poolSize: 1, applicationName: 'tenant-admin' });
-  const kafka = () => createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-admin', logger: pino({ level: 'error' }) });
+  const kafka = () => createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-admin', logger: pino({ level: 'error' }), security: config });
   const act = <T>(work: Parameters<typeof asOperator<T>>[1]) => asOperator(db, work);
+  // The events topic of the type the dead-letter commands are about, and its dead letters.
+  const entityType = typeOption(values.type);
+  const eventsTopic = eventTopic(config.KAFKA_TOPIC_TEMPLATE, entityType);
+  const dlqTopic = deadLetterTopic(eventsTopic);
 
   async function replayMatching(filter: DeadLetterFilter) {
-    const { letters } = await readDeadLetters(kafka(), config.KAFKA_DLQ_TOPIC, { onProgress: progress(config.KAFKA_DLQ_TOPIC) });
+    const { letters } = await readDeadLetters(kafka(), dlqTopic, { onProgress: progress(dlqTopic) });
     endProgress();
-    const matching = letters.filter((letter) => matchesFilter(letter, filter)).map((letter) => ({ letter, refusal: replayRefusal(letter, config.KAFKA_TOPIC) }));
+    const matching = letters.filter((letter) => matchesFilter(letter, filter)).map((letter) => ({ letter, refusal: replayRefusal(letter, eventsTopic, entityType) }));
     const accepted = matching.filter(({ refusal }) => refusal === null).map(({ letter }) => letter);
     const refused = matching.flatMap(({ letter, refusal }) => (refusal === null ? [] : [{ position: position(letter), refusal: terminalSafe(refusal) }]));
     // One row for the run, logged first like a single replay; message text kept as printed.
@@ -168,8 +182,8 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
       positions: accepted.map(position),
       refusals: refused,
     }));
-    await replayDeadLetters(kafka(), config.KAFKA_TOPIC, accepted);
-    out(`replayed ${accepted.length} and refused ${refused.length} of ${matching.length} matching dead letters in ${config.KAFKA_DLQ_TOPIC}, to ${config.KAFKA_TOPIC}`);
+    await replayDeadLetters(kafka(), eventsTopic, accepted);
+    out(`replayed ${accepted.length} and refused ${refused.length} of ${matching.length} matching dead letters in ${dlqTopic}, to ${eventsTopic}`);
     for (const { position, refusal } of refused) out(`  refused ${position}: ${refusal}`);
     if (refused.length > 0) throw new OperatorError(`refused ${refused.length} of ${matching.length} matching dead letters`);
   }
@@ -237,11 +251,11 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
       }
       case 'dlq': {
         const limit = limitOption(values.limit, 20);
-        const { total, letters } = await readDeadLetters(kafka(), config.KAFKA_DLQ_TOPIC, { last: limit, onProgress: progress(config.KAFKA_DLQ_TOPIC) });
+        const { total, letters } = await readDeadLetters(kafka(), dlqTopic, { last: limit, onProgress: progress(dlqTopic) });
         endProgress();
         const shown = letters.slice(-limit);
-        await act((trx) => audit(trx, 'read dead letters', null, { count: total, shown: shown.length }));
-        out(`${total} dead letters in ${config.KAFKA_DLQ_TOPIC}; the last ${shown.length}:`);
+        await act((trx) => audit(trx, 'read dead letters', null, { topic: dlqTopic, count: total, shown: shown.length }));
+        out(`${total} dead letters in ${dlqTopic}; the last ${shown.length}:`);
         out(table(shown.map((letter) => ({
           position: position(letter),
           at: letter.at,
@@ -266,16 +280,16 @@ async function run(argv: string[], config: OperatorConfig, out: (line: string) =
         }
         const partition = Number(match[1]);
         const offset = String(BigInt(match[2] as string));
-        const letter = await readDeadLetter(kafka(), config.KAFKA_DLQ_TOPIC, partition, offset);
-        if (!letter) throw new OperatorError(`no dead letter at ${partition}:${offset} in ${config.KAFKA_DLQ_TOPIC}`);
-        const refusal = replayRefusal(letter, config.KAFKA_TOPIC);
+        const letter = await readDeadLetter(kafka(), dlqTopic, partition, offset);
+        if (!letter) throw new OperatorError(`no dead letter at ${partition}:${offset} in ${dlqTopic}`);
+        const refusal = replayRefusal(letter, eventsTopic, entityType);
         if (refusal) throw new OperatorError(`refused to replay ${position(letter)}: ${refusal}`);
         // Logged first: an operator action that fails half-way is still on record.
         await act((trx) => audit(trx, 'replay dead letter', letter.orgId && isOrgId(letter.orgId) ? letter.orgId : null, {
-          position: position(letter), reason: terminalSafe(letter.reason), entity: letter.entityId && terminalSafe(letter.entityId),
+          topic: dlqTopic, position: position(letter), reason: terminalSafe(letter.reason), entity: letter.entityId && terminalSafe(letter.entityId),
         }));
-        await replayDeadLetters(kafka(), config.KAFKA_TOPIC, [letter]);
-        out(`replayed ${position(letter)} (${letter.reason}) to ${config.KAFKA_TOPIC}`);
+        await replayDeadLetters(kafka(), eventsTopic, [letter]);
+        out(`replayed ${position(letter)} (${letter.reason}) to ${eventsTopic}`);
         break;
       }
       case 'audit':

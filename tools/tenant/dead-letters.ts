@@ -1,4 +1,4 @@
-import { DeadLetterHeaders, EventHeaders, isDeadLetterHeader, parseUserEvent } from '@tenant-sync/contracts';
+import { DeadLetterHeaders, EventHeaders, isDeadLetterHeader, parseEntityEvent } from '@tenant-sync/contracts';
 import type { Kafka, OffsetRange, StoredMessage } from '@tenant-sync/kafka';
 import { readFromOffsets } from '@tenant-sync/kafka';
 
@@ -110,14 +110,15 @@ export function matchesFilter(letter: DeadLetter, { reason, orgId, since, until 
 }
 
 /**
- * Why `letter` must not go back to `eventsTopic`, or null when it may. A dead-letter topic is
- * written by anyone who may produce to it, so the letter is checked as the consumer would check
- * a new message, and its header naming another topic is taken as a sign it does not belong here.
+ * Why `letter` must not go back to `eventsTopic`, the topic of `entityType`, or null when it may.
+ * A dead-letter topic is written by anyone who may produce to it, so the letter is checked as the
+ * consumer would check a new message of that topic, and its header naming another topic is taken
+ * as a sign it does not belong here.
  */
-export function replayRefusal(letter: DeadLetter, eventsTopic: string): string | null {
+export function replayRefusal(letter: DeadLetter, eventsTopic: string, entityType: string): string | null {
   if (!letter.original) return `it does not name its original topic (${DeadLetterHeaders.originalTopic})`;
   if (letter.original.topic !== eventsTopic) return `it came from topic ${JSON.stringify(letter.original.topic)}, not from ${eventsTopic}`;
-  const parsed = parseUserEvent(letter.message.value, letter.message.headers[EventHeaders.tenantId]);
+  const parsed = parseEntityEvent(letter.message.value, letter.message.headers[EventHeaders.tenantId], entityType);
   return parsed.ok ? null : `it is not a valid event (${parsed.code}: ${parsed.reason})`;
 }
 

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
-import { DeadLetterHeaders } from '@tenant-sync/contracts';
+import { deadLetterTopic, DeadLetterHeaders, eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { readTopic, testTenants } from '@tenant-sync/testing';
 
@@ -34,8 +34,7 @@ const env = {
   ...process.env,
   OPERATOR_DATABASE_URL: aliceUrl,
   KAFKA_BROKERS: infra.brokers,
-  KAFKA_TOPIC: infra.topic,
-  KAFKA_DLQ_TOPIC: infra.dlqTopic,
+  KAFKA_TOPIC_TEMPLATE: infra.topicTemplate,
 };
 
 async function tenant(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -226,8 +225,9 @@ describe('admin CLI (npm run tenant)', () => {
 
     /** An events topic, its dead-letter topic and another topic, removed after the test; the CLI pointed at the first two. */
     async function ownTopics(dlqPartitions = 1) {
-      const topic = `${infra.topic}-${randomUUID().slice(0, 8)}`;
-      const topics = { topic, dlqTopic: `${topic}.dlq`, otherTopic: `${topic}-other` };
+      const template = `cli-${randomUUID().slice(0, 8)}-{type}`;
+      const topic = eventTopic(template, 'USER');
+      const topics = { topic, dlqTopic: deadLetterTopic(topic), otherTopic: eventTopic(template, 'OTHER') };
       await ensureTopics(kafka, [
         { topic, numPartitions: 3 },
         { topic: topics.dlqTopic, numPartitions: dlqPartitions },
@@ -238,8 +238,8 @@ describe('admin CLI (npm run tenant)', () => {
         await admin.connect();
         await admin.deleteTopics({ topics: Object.values(topics) }).finally(() => admin.disconnect());
       });
-      const cli = (...args: string[]) => tenantWith({ ...env, KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: topics.dlqTopic }, ...args);
-      return { ...topics, cli };
+      const cli = (...args: string[]) => tenantWith({ ...env, KAFKA_TOPIC_TEMPLATE: template }, ...args);
+      return { ...topics, template, cli };
     }
 
     /** A dead letter as the consumer writes it: a valid event of `orgId` unless `value` says otherwise. */
@@ -351,6 +351,7 @@ describe('admin CLI (npm run tenant)', () => {
         letter(topic, { value: userEvent(testTenants.a.id), headers: { 'x-tenant-id': testTenants.b.id } }),
         letter(topic, { value: JSON.stringify({ ...JSON.parse(userEvent(testTenants.a.id)), email: 'eve@example.com' }) }),
         letter(topic, { value: '' }),
+        letter(topic, { value: JSON.stringify({ ...JSON.parse(userEvent(testTenants.a.id)), entity: { type: 'TEAM', id: randomUUID() } }) }),
       ]);
       const before = (await audits()).length;
       const cases: Array<[string, RegExp]> = [
@@ -358,6 +359,7 @@ describe('admin CLI (npm run tenant)', () => {
         ['0:1', /refused to replay 0:1: it is not a valid event \(tenant_mismatch: /],
         ['0:2', /refused to replay 0:2: it is not a valid event \(invalid_event: /],
         ['0:3', /refused to replay 0:3: it is not a valid event \(not_json: /],
+        ['0:4', /refused to replay 0:4: it is not a valid event \(type_mismatch: /],
       ];
       for (const [position, message] of cases) {
         const result = await cli('replay', position);
@@ -366,6 +368,31 @@ describe('admin CLI (npm run tenant)', () => {
       }
       expect(await messageCount(topic)).toBe(0);
       expect((await audits()).length).toBe(before);
+    }, 120_000);
+
+    it('reads and replays the dead letters of another entity type with --type, to that type\'s topic only', async () => {
+      const { topic, template, cli } = await ownTopics();
+      const teams = eventTopic(template, 'TEAM');
+      await ensureTopics(kafka, [
+        { topic: teams, numPartitions: 1 },
+        { topic: deadLetterTopic(teams), numPartitions: 1 },
+      ]);
+      onTestFinished(async () => {
+        const admin = kafka.admin();
+        await admin.connect();
+        await admin.deleteTopics({ topics: [teams, deadLetterTopic(teams)] }).finally(() => admin.disconnect());
+      });
+      const team = randomUUID();
+      await send(deadLetterTopic(teams), [letter(teams, { key: team, value: JSON.stringify({ ...JSON.parse(userEvent(testTenants.b.id, team)), entity: { type: 'TEAM', id: team } }), orgId: testTenants.b.id })]);
+
+      const listing = await cli('dlq', '--type', 'team');
+      expect(listing.stdout).toContain(`1 dead letters in ${deadLetterTopic(teams)}`);
+      expect((await cli('dlq')).stdout).toContain(`0 dead letters in ${deadLetterTopic(topic)}`);
+      const replay = await cli('replay', '0:0', '--type', 'team');
+      expect(replay.stdout).toContain(`to ${teams}`);
+      expect(await messageCount(teams)).toBe(1);
+      expect(await messageCount(topic)).toBe(0);
+      expect((await cli('dlq', '--type', '../etc')).code).toBe(2);
     }, 120_000);
 
     it('replays in bulk exactly the dead letters of a reason, of an organisation, or both, each run audited once', async () => {

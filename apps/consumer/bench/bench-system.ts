@@ -30,7 +30,7 @@ export async function waitForCount(consumer: postgres.Sql, count: number, timeou
   }
 }
 
-export async function startApps(infra: TestInfrastructure, topic: string) {
+export async function startApps(infra: TestInfrastructure, topicTemplate: string) {
   const internalPort = await freePort();
   const source = await startApp(
     'source',
@@ -43,8 +43,7 @@ export async function startApps(infra: TestInfrastructure, topic: string) {
     {
       CONSUMER_DATABASE_URL: infra.consumerAppUrl,
       KAFKA_BROKERS: infra.brokers,
-      KAFKA_TOPIC: topic,
-      KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+      KAFKA_TOPIC_TEMPLATE: topicTemplate,
       KAFKA_GROUP_ID: `bench-${Date.now()}`,
       SOURCE_INTERNAL_URL: `https://localhost:${internalPort}`,
       PUBLIC_PORT: String(await freePort()),
@@ -56,10 +55,10 @@ export async function startApps(infra: TestInfrastructure, topic: string) {
   return { source, consumer, consumerOpsPort };
 }
 
-export const startRelay = async (infra: TestInfrastructure, topic: string) =>
+export const startRelay = async (infra: TestInfrastructure, topicTemplate: string) =>
   startApp(
     'relay',
-    { RELAY_DATABASE_URL: infra.relayAppUrl, KAFKA_BROKERS: infra.brokers, KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: `${topic}.dlq`, RELAY_ID: 'bench-relay', LOG_LEVEL: 'warn' },
+    { RELAY_DATABASE_URL: infra.relayAppUrl, KAFKA_BROKERS: infra.brokers, KAFKA_TOPIC_TEMPLATE: topicTemplate, RELAY_ID: 'bench-relay', LOG_LEVEL: 'warn' },
     await freePort(),
   );
 

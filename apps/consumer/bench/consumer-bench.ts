@@ -16,6 +16,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import postgres from 'postgres';
+import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
 import { describeMachine, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
@@ -62,7 +63,8 @@ async function main() {
   try {
     const machine = await describeMachine(infra.adminUrl, infra.kafkaOrigin);
     const loadAtStart = loadavg()[0]!.toFixed(1);
-    const topic = `${infra.topic}-consumer-bench`;
+    const topicTemplate = `consumer-bench-${Date.now()}-{type}`;
+    const topic = eventTopic(topicTemplate, 'USER');
     await ensureTopics(kafka, [
       { topic, numPartitions: PARTITIONS },
       { topic: `${topic}.dlq`, numPartitions: 1 },
@@ -79,11 +81,11 @@ async function main() {
     const [outbox] = await source`SELECT count(*)::int AS n FROM outbox`;
     if (outbox?.n !== USERS) throw new Error(`expected ${USERS} outbox rows, found ${outbox?.n}`);
 
-    const { source: sourceApp, consumer, consumerOpsPort } = await startApps(infra, topic);
+    const { source: sourceApp, consumer, consumerOpsPort } = await startApps(infra, topicTemplate);
     apps.push(sourceApp, consumer);
     progress('source and consumer ready; starting the relay, clock running');
     const started = performance.now();
-    apps.push(await startRelay(infra, topic));
+    apps.push(await startRelay(infra, topicTemplate));
     await waitForCount(consumerDb, USERS, 600_000, (n) => progress(`  ${rate(n)} synced`));
     const e2eMs = performance.now() - started;
     const e2eUps = USERS / (e2eMs / 1000);

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import postgres from 'postgres';
+import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
 import { describeMachine, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
@@ -79,13 +80,14 @@ async function main() {
   try {
     const machine = await describeMachine(infra.adminUrl, infra.kafkaOrigin);
     const loadAtStart = loadavg()[0]!.toFixed(1);
-    const topic = `${infra.topic}-fairness-bench`;
+    const topicTemplate = `fairness-bench-${Date.now()}-{type}`;
+    const topic = eventTopic(topicTemplate, 'USER');
     await ensureTopics(kafka, [
       { topic, numPartitions: PARTITIONS },
       { topic: `${topic}.dlq`, numPartitions: 1 },
     ]);
-    const { source: sourceApp, consumer } = await startApps(infra, topic);
-    apps.push(sourceApp, consumer, await startRelay(infra, topic));
+    const { source: sourceApp, consumer } = await startApps(infra, topicTemplate);
+    apps.push(sourceApp, consumer, await startRelay(infra, topicTemplate));
 
     progress(`quiet tenant alone: one user every ${QUIET_EVERY_MS} ms for ${IDLE_SECONDS} s`);
     const idleSince = new Date();

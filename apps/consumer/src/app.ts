@@ -8,7 +8,8 @@ import { pingDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createHttpsServer, registerHealthRoutes } from '@tenant-sync/http';
 import { cacheMemberships, tenantAuthPlugin, tokenVerifierFromSettings, type LookupMembership } from '@tenant-sync/tenant-auth';
 import { serverTlsOptions, type TlsMaterial } from '@tenant-sync/tls';
-import { cacheUserRoutes } from './routes/cache-users.ts';
+import { cacheRoutes } from './routes/cache.ts';
+import type { SyncedType } from './synced-types.ts';
 
 export interface CacheServerDependencies {
   config: ConsumerConfig;
@@ -19,15 +20,17 @@ export interface CacheServerDependencies {
   lookupMembership: LookupMembership;
   /** Where request metrics go (the operations port serves it). */
   registry?: Registry;
+  /** The synced types, each served at `/cache/<collection>`. */
+  types: readonly SyncedType[];
 }
 
-/** The consumer's public listener (:8002): TLS, bearer JWT, the tenant's synced users. */
-export async function buildCacheServer({ config, db, logger, tls, lookupMembership, registry }: CacheServerDependencies) {
+/** The consumer's public listener (:8002): TLS, bearer JWT, the tenant's synced entities of every type. */
+export async function buildCacheServer({ config, db, logger, tls, lookupMembership, registry, types }: CacheServerDependencies) {
   const app = await createHttpsServer({
     listener: 'public',
     logger,
     https: serverTlsOptions(tls),
-    openapi: { title: 'tenant-sync cache API', description: "The consumer's copy of each tenant's users (bearer JWT)." },
+    openapi: { title: 'tenant-sync cache API', description: "The consumer's copy of each tenant's entities (bearer JWT)." },
     metrics: registry,
     timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, keepAliveMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS },
   });
@@ -42,7 +45,7 @@ export async function buildCacheServer({ config, db, logger, tls, lookupMembersh
       verifyToken,
       lookupMembership: cacheMemberships(lookupMembership, config.AUTH_CACHE_TTL_MS),
     });
-    await authenticated.register(cacheUserRoutes, { db });
+    await authenticated.register(cacheRoutes, { db, types });
   });
   return app;
 }

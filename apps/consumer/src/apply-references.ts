@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { User } from '@tenant-sync/contracts';
+import type { FetchEntities } from './coalesced-fetch.ts';
+import type { SourceStates, WriteStates } from './coalesced-write.ts';
 import type { DeadLetterCode } from './dead-letter.ts';
 import { isAuthRefusal, isDataError, isTenantRefusal, isTransientFetchError, orgInactiveReason, SourceAuthError, SyncUnavailableError } from './errors.ts';
-import type { FetchUsers } from './coalesced-fetch.ts';
 import { transientBackoff, withRetry, type BackoffPolicy } from './retry.ts';
 import type { SourceTombstone } from './synced-tables.ts';
+import type { SourceEntity, SyncedType } from './synced-types.ts';
 
 /** An entity whose reference cannot be applied; its messages go to the dead-letter topic. */
 export interface ReferenceFailure {
@@ -33,17 +34,11 @@ export const defaultSyncPolicy: SyncPolicy = {
   writeRetryDelayMs: 100,
 };
 
-/** What the source answered for a set of ids: live entities and tombstones (ids it does not know end as failures). */
-export interface SourceStates {
-  users: User[];
-  tombstones: SourceTombstone[];
-}
-
 export interface ApplyDependencies {
   /** The Reference API's batch fetch (coalesced across partitions). */
-  fetchUsers: FetchUsers;
+  fetchEntities: FetchEntities;
   /** Writes states in one tenant transaction (coalesced across partitions). */
-  writeStates: (orgId: string, states: SourceStates) => Promise<void>;
+  writeStates: WriteStates;
   logger: Logger;
   policy?: SyncPolicy;
   onRetry?: (kind: 'transient' | 'not_found' | 'write') => void;
@@ -53,8 +48,9 @@ export interface ApplyDependencies {
 }
 
 /**
- * Applies one tenant's references: asks the source for the current state of every entity named
- * (one round trip for all of them) and writes what it answers — a user, or a tombstone with the
+ * Applies one tenant's references to entities of one type: asks the source for the current
+ * state of every entity named (one round trip for all of them) and writes what it answers — the
+ * entity, or a tombstone with the
  * source's version. Nothing of the messages is written: their action and version are hints only,
  * so a forged reference can at most make the consumer fetch what the tenant owns.
  *
@@ -65,24 +61,31 @@ export interface ApplyDependencies {
  * `SyncUnavailableError` when the source or the database is unavailable past the retry budget:
  * those are not the messages' fault and they must wait, not be dead-lettered.
  */
-export async function applyReferences(deps: ApplyDependencies, orgId: string, ids: readonly string[], traceparent?: string): Promise<Map<string, ReferenceFailure>> {
+export async function applyReferences(
+  deps: ApplyDependencies,
+  synced: SyncedType,
+  orgId: string,
+  ids: readonly string[],
+  traceparent?: string,
+): Promise<Map<string, ReferenceFailure>> {
   const failures = new Map<string, ReferenceFailure>();
-  const states = await fetchStates(deps, orgId, [...new Set(ids)], traceparent, failures);
-  if (states.users.length === 0 && states.tombstones.length === 0) return failures;
+  const states = await fetchStates(deps, synced, orgId, [...new Set(ids)], traceparent, failures);
+  if (states.entities.length === 0 && states.tombstones.length === 0) return failures;
   try {
-    await deps.writeStates(orgId, states);
+    await deps.writeStates(synced, orgId, states);
   } catch (error) {
     if (!isDataError(error)) throw new SyncUnavailableError(`the consumer database failed: ${(error as Error).message}`, { cause: error });
     // One state the database refuses fails the whole transaction: write each entity alone to
     // find it, so the others are applied and only it is dead-lettered.
-    deps.logger.warn({ sqlState: sqlStateOf(error), entities: states.users.length + states.tombstones.length }, 'write refused; writing entity by entity');
-    await writeOneByOne(deps, orgId, states, failures);
+    deps.logger.warn({ sqlState: sqlStateOf(error), entityType: synced.type, entities: states.entities.length + states.tombstones.length }, 'write refused; writing entity by entity');
+    await writeOneByOne(deps, synced, orgId, states, failures);
   }
   return failures;
 }
 
 async function fetchStates(
   deps: ApplyDependencies,
+  synced: SyncedType,
   orgId: string,
   ids: string[],
   traceparent: string | undefined,
@@ -90,12 +93,12 @@ async function fetchStates(
 ): Promise<SourceStates> {
   const policy = deps.policy ?? defaultSyncPolicy;
   const wait = deps.wait ?? sleep;
-  const states: SourceStates = { users: [], tombstones: [] };
+  const states: { entities: SourceEntity[]; tombstones: SourceTombstone[] } = { entities: [], tombstones: [] };
   let pending = ids;
   for (let attempt = 1; pending.length > 0; attempt += 1) {
     let answer;
     try {
-      answer = await withRetry(() => deps.fetchUsers(orgId, pending, traceparent), policy.transient, isTransientFetchError, {
+      answer = await withRetry(() => deps.fetchEntities(synced, orgId, pending, traceparent), policy.transient, isTransientFetchError, {
         sleep: wait,
         random: deps.random,
         onRetry: (error, retry, delayMs) => {
@@ -106,7 +109,7 @@ async function fetchStates(
     } catch (error) {
       if (isAuthRefusal(error)) throw new SourceAuthError(error.status, error.message);
       if (isTenantRefusal(error)) {
-        // Suspended since our cached check said ACTIVE: what the org check would now answer.
+        // The source serves no such tenant (unknown or suspended): the answer is the message's.
         for (const id of pending) failures.set(id, { code: 'org_inactive', reason: orgInactiveReason });
         return states;
       }
@@ -118,7 +121,7 @@ async function fetchStates(
       for (const id of pending) failures.set(id, { code: 'source_rejected', reason });
       return states;
     }
-    states.users.push(...answer.data);
+    states.entities.push(...answer.data);
     states.tombstones.push(...answer.deleted);
     pending = answer.missing;
     if (pending.length === 0) break;
@@ -133,22 +136,22 @@ async function fetchStates(
   return states;
 }
 
-async function writeOneByOne(deps: ApplyDependencies, orgId: string, states: SourceStates, failures: Map<string, ReferenceFailure>): Promise<void> {
+async function writeOneByOne(deps: ApplyDependencies, synced: SyncedType, orgId: string, states: SourceStates, failures: Map<string, ReferenceFailure>): Promise<void> {
   const policy = deps.policy ?? defaultSyncPolicy;
   const wait = deps.wait ?? sleep;
   const single = [
-    ...states.users.map((user) => ({ id: user.id, states: { users: [user], tombstones: [] } })),
-    ...states.tombstones.map((tombstone) => ({ id: tombstone.id, states: { users: [], tombstones: [tombstone] } })),
+    ...states.entities.map((entity) => ({ id: entity.id, states: { entities: [entity], tombstones: [] } })),
+    ...states.tombstones.map((tombstone) => ({ id: tombstone.id, states: { entities: [], tombstones: [tombstone] } })),
   ];
   for (const entity of single) {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await deps.writeStates(orgId, entity.states);
+        await deps.writeStates(synced, orgId, entity.states);
         break;
       } catch (error) {
         if (!isDataError(error)) throw new SyncUnavailableError(`the consumer database failed: ${(error as Error).message}`, { cause: error });
         if (attempt >= policy.writeAttempts) {
-          deps.logger.error({ sqlState: sqlStateOf(error), entityId: entity.id, attempts: attempt }, 'entity refused by the database');
+          deps.logger.error({ sqlState: sqlStateOf(error), entityType: synced.type, entityId: entity.id, attempts: attempt }, 'entity refused by the database');
           failures.set(entity.id, { code: 'write_rejected', reason: `the consumer database refused the entity ${attempt} times: ${(error as Error).message}` });
           break;
         }

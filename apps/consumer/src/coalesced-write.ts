@@ -1,30 +1,41 @@
 import type { Kysely } from 'kysely';
-import type { User } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { coalesce } from './coalesce.ts';
 import { isLive, writeSourceStates, type SourceTombstone } from './synced-tables.ts';
+import type { SourceEntity, SyncedType } from './synced-types.ts';
 
-export interface States {
-  users: readonly User[];
+/** What the source answered for a set of ids of one type: live entities and tombstones. */
+export interface SourceStates {
+  entities: readonly SourceEntity[];
   tombstones: readonly SourceTombstone[];
 }
 
+export type WriteStates = (synced: SyncedType, orgId: string, states: SourceStates) => Promise<void>;
+
+interface Write {
+  synced: SyncedType;
+  orgId: string;
+  states: SourceStates;
+}
+
 /**
- * One tenant's writes, asked for at about the same time by the batches of several partitions,
- * made in one transaction. An id named twice keeps its newest state only: one statement
- * cannot write a row twice.
+ * One tenant's writes of one type, asked for at about the same time by the batches of several
+ * partitions, made in one transaction. An id named twice keeps its newest state only: one
+ * statement cannot write a row twice.
  */
-export function coalesceWrites(db: Kysely<ConsumerDatabase>): (orgId: string, states: States) => Promise<void> {
-  return coalesce(async (orgId, inputs: States[]) => {
-    const newest = new Map<string, User | SourceTombstone>();
-    for (const state of inputs.flatMap((input) => [...input.users, ...input.tombstones])) {
+export function coalesceWrites(db: Kysely<ConsumerDatabase>): WriteStates {
+  const write = coalesce(async (_key, writes: Write[]) => {
+    const { synced, orgId } = writes[0]!;
+    const newest = new Map<string, SourceEntity | SourceTombstone>();
+    for (const state of writes.flatMap(({ states }) => [...states.entities, ...states.tombstones])) {
       const seen = newest.get(state.id);
       if (!seen || seen.version < state.version) newest.set(state.id, state);
     }
     const states = [...newest.values()];
-    const users = states.filter(isLive);
+    const entities = states.filter(isLive);
     const tombstones = states.filter((state) => !isLive(state));
-    await withTenant(db, orgId, (trx) => writeSourceStates(trx, orgId, users, tombstones));
-    return inputs.map(() => undefined);
+    await withTenant(db, orgId, (trx) => writeSourceStates(trx, synced, orgId, entities, tombstones));
+    return writes.map(() => undefined);
   });
+  return (synced, orgId, states) => write(`${synced.type}/${orgId}`, { synced, orgId, states });
 }

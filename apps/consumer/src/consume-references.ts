@@ -1,14 +1,13 @@
 import type { Logger } from 'pino';
-import { continueTrace, EventHeaders, parseTraceparent, parseUserEvent } from '@tenant-sync/contracts';
+import { continueTrace, EventHeaders, parseEntityEvent, parseTraceparent } from '@tenant-sync/contracts';
 import type { EachBatchPayload, Kafka, KafkaMessage } from '@tenant-sync/kafka';
-import { cacheLookups } from '@tenant-sync/tenant-auth';
 import { applyReferences, defaultSyncPolicy, type ApplyDependencies, type SyncPolicy } from './apply-references.ts';
 import { header, type DeadLetter, type DeadLetterQueue } from './dead-letter.ts';
-import { isAuthRefusal, isTransientFetchError, orgInactiveReason, SourceAuthError, SyncUnavailableError } from './errors.ts';
+import { SourceAuthError, SyncUnavailableError } from './errors.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { createPartitionProgress, type PartitionProgress } from './partition-progress.ts';
-import type { ReferenceClient } from './reference-client.ts';
-import { backoffDelay, withRetry, type BackoffPolicy } from './retry.ts';
+import { backoffDelay, type BackoffPolicy } from './retry.ts';
+import type { SyncedType } from './synced-types.ts';
 
 type ConsumerConfig = NonNullable<Parameters<Kafka['consumer']>[0]>;
 type KafkaJsConsumerConfig = NonNullable<ConsumerConfig['kafkaJS']>;
@@ -17,16 +16,14 @@ export interface ReferenceConsumerOptions {
   kafka: Pick<Kafka, 'consumer'>;
   /** The group member's settings; offsets are always committed by this loop, never automatically. */
   consumerConfig: ConsumerConfig & { kafkaJS: KafkaJsConsumerConfig };
-  topic: string;
+  /** The events topic of each synced type: a message is read as a reference of its topic's type. */
+  topics: ReadonlyArray<{ topic: string; synced: SyncedType }>;
   deadLetter: DeadLetterQueue;
   /** How one tenant's references are fetched and written (see `applyReferences`). */
   apply: Omit<ApplyDependencies, 'logger' | 'policy'>;
-  orgActive: ReferenceClient['orgActive'];
   logger: Logger;
   metrics?: ConsumerMetrics | undefined;
   policy?: SyncPolicy;
-  /** How long an organisation's ACTIVE answer is trusted. */
-  orgCacheTtlMs?: number;
   /** How long a tenant's lane waits after the source refused our credentials. */
   authPauseMs?: number;
   /** Waits of a tenant's lane while the source or the database is unavailable, growing per failed try. */
@@ -43,6 +40,7 @@ export interface ReferenceConsumerOptions {
 
 /** One valid reference waiting in its tenant's lane. */
 interface Reference {
+  synced: SyncedType;
   entityId: string;
   message: KafkaMessage;
   traceparent: string | undefined;
@@ -80,7 +78,8 @@ const SLICE = 5_000;
  * retries; nothing is dead-lettered for a fault that is not the message's.
  */
 export function createReferenceConsumer(options: ReferenceConsumerOptions) {
-  const { topic, deadLetter, logger, metrics } = options;
+  const { deadLetter, logger, metrics } = options;
+  const typeOfTopic = new Map(options.topics.map(({ topic, synced }) => [topic, synced]));
   // Resolving an offset only says "read"; an automatic commit of it would skip unfinished references.
   const consumer = options.kafka.consumer({ ...options.consumerConfig, kafkaJS: { ...options.consumerConfig.kafkaJS, autoCommit: false } });
   const policy = options.policy ?? defaultSyncPolicy;
@@ -88,28 +87,13 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
   const unavailablePause = options.unavailablePause ?? { initialMs: 1_000, factor: 1.5, maxMs: 30_000, attempts: Infinity };
   const laneConcurrency = options.laneConcurrency ?? 8;
   const readAhead = options.readAhead ?? 20_000;
-  // Whether an org is ACTIVE at the source, cached like the auth look-ups; failures are not cached.
-  const orgCheck = cacheLookups((orgId: string) => options.orgActive(orgId), { ttlMs: options.orgCacheTtlMs ?? 5_000, keyOf: (orgId) => orgId });
   const lanes = new Map<string, Lane>();
   const partitions = new Map<string, PartitionProgress>();
   const timers = new Set<NodeJS.Timeout>();
   metrics?.watchTenantQueues(() => [...lanes.values()].map((lane) => [lane.orgId, lane.queue.length]));
   let running = 0;
+  let started = false;
   let stopped = false;
-
-  async function orgIsActive(orgId: string, log: Logger): Promise<boolean> {
-    try {
-      return await withRetry(() => orgCheck(orgId), policy.transient, isTransientFetchError, {
-        onRetry: (error, attempt, delayMs) => {
-          metrics?.retried('transient');
-          log.warn({ err: error, attempt, delayMs }, 'organisation check failed; retrying');
-        },
-      });
-    } catch (error) {
-      if (isAuthRefusal(error)) throw new SourceAuthError(error.status, error.message);
-      throw new SyncUnavailableError(`organisation check failed: ${(error as Error).message}`, { cause: error });
-    }
-  }
 
   /** Applies a slice of one tenant's references; returns the dead letters among them. */
   async function applySlice(orgId: string, references: Reference[]): Promise<DeadLetter[]> {
@@ -128,19 +112,26 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
       ...(traceIds.length > 1 ? { linkedTraceIds: traceIds.slice(0, 20) } : {}),
     });
 
-    if (!(await orgIsActive(orgId, log))) return references.map(({ message }) => ({ message, code: 'org_inactive', reason: orgInactiveReason }));
     options.onTenantSeen?.(orgId);
-    const failures = await applyReferences(
-      { ...options.apply, logger: log, policy, onRetry: (kind) => metrics?.retried(kind) },
-      orgId,
-      references.map((reference) => reference.entityId),
-      trace.traceparent,
+    // A slice may hold several types: each is fetched and written on its own, side by side.
+    const byType = new Map<SyncedType, Reference[]>();
+    for (const reference of references) {
+      const ofType = byType.get(reference.synced) ?? [];
+      byType.set(reference.synced, ofType);
+      ofType.push(reference);
+    }
+    const deps = { ...options.apply, logger: log, policy, onRetry: (kind: 'transient' | 'not_found' | 'write') => metrics?.retried(kind) };
+    const letters = await Promise.all(
+      [...byType].map(async ([synced, ofType]) => {
+        const failures = await applyReferences(deps, synced, orgId, ofType.map((reference) => reference.entityId), trace.traceparent);
+        return ofType.flatMap(({ entityId, message }) => {
+          const failure = failures.get(entityId);
+          return failure ? [{ message, ...failure }] : [];
+        });
+      }),
     );
-    log.debug({ references: references.length, failed: failures.size }, 'tenant references applied');
-    return references.flatMap(({ entityId, message }) => {
-      const failure = failures.get(entityId);
-      return failure ? [{ message, ...failure }] : [];
-    });
+    log.debug({ references: references.length, failed: letters.flat().length }, 'tenant references applied');
+    return letters.flat();
   }
 
   async function sendDeadLetters(references: ReadonlyArray<Reference>, letters: DeadLetter[]): Promise<void> {
@@ -150,7 +141,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
       const progress = progressOf.get(letter.message)!;
       byPartition.set(progress, [...(byPartition.get(progress) ?? []), letter]);
     }
-    for (const [progress, partitionLetters] of byPartition) await deadLetter({ topic, partition: progress.partition }, partitionLetters);
+    for (const [progress, partitionLetters] of byPartition) await deadLetter({ topic: progress.topic, partition: progress.partition }, partitionLetters);
   }
 
   /** Runs one slice of a lane, then hands the lane back to the scheduler. */
@@ -236,7 +227,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
         topic: batch.topic,
         partition: batch.partition,
         logger,
-        onCommitted: (lag) => metrics?.lag(batch.partition, lag),
+        onCommitted: (lag) => metrics?.lag(batch.topic, batch.partition, lag),
       });
       partitions.set(key, progress);
     }
@@ -247,10 +238,12 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
     const progress = progressFor(batch);
+    const synced = typeOfTopic.get(batch.topic);
+    if (!synced) throw new Error(`a batch of topic ${batch.topic}, which is no synced type's`);
     const invalid: DeadLetter[] = [];
     for (const message of batch.messages) {
       progress.read(message.offset, batch.highWatermark);
-      const parsed = parseUserEvent(message.value, header(message.headers, EventHeaders.tenantId));
+      const parsed = parseEntityEvent(message.value, header(message.headers, EventHeaders.tenantId), synced.type);
       if (!parsed.ok) {
         invalid.push({ message, code: parsed.code, reason: parsed.reason });
         continue;
@@ -261,7 +254,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
         lane = { orgId, queue: [], running: false, waiting: false, failedTries: 0 };
         lanes.set(orgId, lane);
       }
-      lane.queue.push({ entityId: parsed.event.entity.id.toLowerCase(), message, traceparent: header(message.headers, EventHeaders.traceparent), progress });
+      lane.queue.push({ synced, entityId: parsed.event.entity.id.toLowerCase(), message, traceparent: header(message.headers, EventHeaders.traceparent), progress });
     }
     if (invalid.length > 0) {
       // A dead-letter topic that does not answer leaves them unfinished: the commit stops before them.
@@ -294,13 +287,16 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
   return {
     async start(): Promise<void> {
       await consumer.connect();
-      await consumer.subscribe({ topics: [topic] });
+      await consumer.subscribe({ topics: [...typeOfTopic.keys()] });
       await consumer.run({
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
         eachBatch: handleBatch,
       });
+      started = true;
     },
+    /** True from a successful start until stop: what the readiness check reports. */
+    running: () => started && !stopped,
     async stop(): Promise<void> {
       stopped = true;
       for (const timer of timers) clearTimeout(timer);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DeadLetterHeaders, EventHeaders, parseTraceparent, type EventRejection } from '@tenant-sync/contracts';
+import { deadLetterTopic, DeadLetterHeaders, EventHeaders, parseTraceparent, type EventRejection } from '@tenant-sync/contracts';
 import type { IHeaders, KafkaMessage, Producer } from '@tenant-sync/kafka';
 import type { ConsumerMetrics } from './metrics.ts';
 
@@ -32,15 +32,16 @@ export function header(headers: IHeaders | undefined, name: string): string | un
 }
 
 /**
- * Sends messages the consumer gives up on to the dead-letter topic: key, value and headers as
- * they came, plus the reason, its code and where the message was (topic, partition, offset).
+ * Sends messages the consumer gives up on to the dead-letter topic beside their topic
+ * (`<topic>.dlq`): key, value and headers as they came, plus the reason, its code and where the
+ * message was (topic, partition, offset).
  */
-export function createDeadLetterQueue({ producer, topic, logger, metrics }: { producer: Producer; topic: string; logger: Logger; metrics?: ConsumerMetrics | undefined }) {
+export function createDeadLetterQueue({ producer, logger, metrics }: { producer: Producer; logger: Logger; metrics?: ConsumerMetrics | undefined }) {
   return async function deadLetter(from: { topic: string; partition: number }, letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     const ordered = [...letters].sort((x, y) => Number(BigInt(x.message.offset) - BigInt(y.message.offset)));
     await producer.send({
-      topic,
+      topic: deadLetterTopic(from.topic),
       messages: ordered.map(({ message, code, reason }) => ({
         key: message.key,
         value: message.value,
@@ -57,7 +58,7 @@ export function createDeadLetterQueue({ producer, topic, logger, metrics }: { pr
     for (const { message, code, reason } of ordered) {
       metrics?.deadLettered(code);
       const traceId = parseTraceparent(header(message.headers, EventHeaders.traceparent))?.traceId;
-      logger.warn({ partition: from.partition, offset: message.offset, code, reason, ...(traceId ? { traceId } : {}) }, 'message dead-lettered');
+      logger.warn({ topic: from.topic, partition: from.partition, offset: message.offset, code, reason, ...(traceId ? { traceId } : {}) }, 'message dead-lettered');
     }
   };
 }

@@ -15,7 +15,7 @@ export function createConsumerMetrics(registry: Registry) {
   const deadLettered = new Counter({ name: 'consumer_dead_lettered_total', help: 'Messages sent to the DLQ, by reason', labelNames: ['reason'], registers });
   const pauses = new Counter({ name: 'consumer_lane_waits_total', help: 'Tenant lanes that waited out a fault that is not the messages\' (source or database unavailable, credentials refused)', labelNames: ['reason'], registers });
   const authAlerts = new Counter({ name: 'consumer_source_auth_alerts_total', help: 'Reference API refused our credentials (partition paused)', registers });
-  const lag = new Gauge({ name: 'consumer_lag', help: 'Messages behind the partition high watermark after the last batch', labelNames: ['partition'], registers });
+  const lag = new Gauge({ name: 'consumer_lag', help: 'Messages behind the partition high watermark after the last batch', labelNames: ['topic', 'partition'], registers });
   const fetchSeconds = new Histogram({
     name: 'consumer_fetch_duration_seconds',
     help: 'Reference API calls, by route and status class',
@@ -24,7 +24,7 @@ export function createConsumerMetrics(registry: Registry) {
     registers,
   });
   const reconcileRuns = new Counter({ name: 'consumer_reconcile_runs_total', help: 'Reconciliation runs per tenant, by result', labelNames: ['result'], registers });
-  const reconcileFixed = new Counter({ name: 'consumer_reconcile_fixed_total', help: 'Rows repaired by reconciliation, by kind', labelNames: ['kind'], registers });
+  const reconcileFixed = new Counter({ name: 'consumer_reconcile_fixed_total', help: 'Rows repaired by reconciliation, by entity type and kind', labelNames: ['type', 'kind'], registers });
   let queuedByTenant: () => Array<[string, number]> = () => [];
   new Gauge({
     name: 'consumer_tenant_queued_references',
@@ -44,13 +44,13 @@ export function createConsumerMetrics(registry: Registry) {
     paused: (reason: 'source_auth' | 'unavailable') => pauses.inc({ reason }),
     deadLettered: (code: DeadLetterCode) => deadLettered.inc({ reason: code }),
     authAlert: () => authAlerts.inc(),
-    lag: (partition: number, behind: number) => lag.set({ partition: String(partition) }, behind),
+    lag: (topic: string, partition: number, behind: number) => lag.set({ topic, partition: String(partition) }, behind),
     fetch: (route: string, status: number, seconds: number) =>
       fetchSeconds.observe({ route, status: status === 0 ? 'error' : `${Math.floor(status / 100)}xx` }, seconds),
-    reconciled: (result: 'ok' | 'error', fixed?: { inserted: number; updated: number; tombstoned: number; removed: number }) => {
+    reconciled: (result: 'ok' | 'error', fixed?: { entityType: string; inserted: number; updated: number; tombstoned: number; removed: number }) => {
       reconcileRuns.inc({ result });
       if (!fixed) return;
-      for (const kind of ['inserted', 'updated', 'tombstoned', 'removed'] as const) if (fixed[kind] > 0) reconcileFixed.inc({ kind }, fixed[kind]);
+      for (const kind of ['inserted', 'updated', 'tombstoned', 'removed'] as const) if (fixed[kind] > 0) reconcileFixed.inc({ type: fixed.entityType, kind }, fixed[kind]);
     },
   };
 }

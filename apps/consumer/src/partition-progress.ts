@@ -47,6 +47,7 @@ export function createPartitionProgress({ consumer, topic, partition, logger, on
   }
 
   return {
+    topic,
     partition,
     /** A message of the partition was read; offsets arrive in increasing order. */
     read(offset: string, watermark: string): void {

@@ -7,6 +7,7 @@ import { loadTlsMaterial } from '@tenant-sync/tls';
 import { reconcileTenants } from './reconcile.ts';
 import { createReferenceClient } from './reference-client.ts';
 import { tenantsWithSyncedData } from './synced-tables.ts';
+import { syncedTypes } from './synced-types.ts';
 
 /**
  * On-demand reconciliation: `nx run consumer:reconcile [-- --org <uuid> ...] [--deep]`.
@@ -37,17 +38,18 @@ try {
     {
       db,
       reference,
+      types: syncedTypes,
       logger,
       deep: values.deep,
-      onProgress: (orgId, checked) => process.stderr.write(`  ${orgId}: ${checked} checked\n`),
+      onProgress: (orgId, entityType, checked) => process.stderr.write(`  ${orgId} ${entityType}: ${checked} checked\n`),
     },
     orgIds,
   );
   for (const r of reports) {
     console.log(
       r.skipped
-        ? `${r.orgId}: skipped (${r.skipped})`
-        : `${r.orgId}: checked ${r.checked}, inserted ${r.inserted}, updated ${r.updated}, tombstoned ${r.tombstoned}, removed ${r.removed}`,
+        ? `${r.orgId} ${r.entityType}: skipped (${r.skipped})`
+        : `${r.orgId} ${r.entityType}: checked ${r.checked}, inserted ${r.inserted}, updated ${r.updated}, tombstoned ${r.tombstoned}, removed ${r.removed}`,
     );
   }
   for (const { orgId, error } of errors) console.log(`${orgId}: FAILED ${(error as Error).message}`);

@@ -1,13 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { User } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
+import { isTenantRefusal, orgInactiveReason } from './errors.ts';
 import type { ReferenceClient } from './reference-client.ts';
 import { contentOf, isLive, localVersions, removeRows, replaceRow, writeSourceStates, type LocalVersion, type SourceTombstone } from './synced-tables.ts';
+import type { SourceEntity, SyncedType } from './synced-types.ts';
 
-/** What one tenant's reconciliation found and repaired. */
+/** What one tenant's reconciliation of one type found and repaired. */
 export interface ReconcileReport {
   orgId: string;
+  entityType: string;
   /** Ids looked at: the source's and the local extras. */
   checked: number;
   /** Live entities the local copy lacked. */
@@ -24,21 +26,23 @@ export interface ReconcileReport {
 
 export interface ReconcileOptions {
   db: Kysely<ConsumerDatabase>;
-  reference: Pick<ReferenceClient, 'listVersions' | 'fetchUsers' | 'orgActive'>;
+  reference: Pick<ReferenceClient, 'listVersions' | 'fetchEntities'>;
+  /** The types to reconcile. */
+  types: readonly SyncedType[];
   logger: Logger;
   /** Size of a page of the source's listing (and of a batch fetch). */
   pageSize?: number;
   /** Also fetch rows whose version agrees and compare their content. */
   deep?: boolean;
   /** Hears each page: ids checked so far. */
-  onProgress?: (orgId: string, checked: number) => void;
+  onProgress?: (orgId: string, entityType: string, checked: number) => void;
 }
 
 /** What reconciliation must make a local id: the source's live entity, its tombstone, or nothing. */
 type Repair = { id: string; local: LocalVersion | undefined } & ({ fetch: true } | { fetch: false; tombstone: SourceTombstone | null });
 
 /**
- * Makes one tenant's copy equal to the source, whatever state it is in (rows ahead, behind,
+ * Makes one tenant's copy of one type equal to the source, whatever state it is in (rows ahead, behind,
  * missing, extra, of forged versions). Page by page in id order, it compares the source's
  * `{id, version, deleted}` listing (live entities and tombstones) with the local rows:
  * - an id live at the source whose local row is missing, of another version, or a tombstone is
@@ -48,16 +52,22 @@ type Repair = { id: string; local: LocalVersion | undefined } & ({ fetch: true }
  * Every replacement is guarded by the local version seen, so a change the consumer applies
  * meanwhile is never overwritten; the next run checks that row again.
  */
-export async function reconcileTenant(options: ReconcileOptions, orgId: string): Promise<ReconcileReport> {
+export async function reconcileTenant(options: ReconcileOptions, synced: SyncedType, orgId: string): Promise<ReconcileReport> {
   const { db, reference, logger, pageSize = 1_000, deep = false } = options;
-  const report: ReconcileReport = { orgId, checked: 0, inserted: 0, updated: 0, tombstoned: 0, removed: 0 };
-  if (!(await reference.orgActive(orgId))) return { ...report, skipped: 'organisation unknown or not active at the source' };
+  const report: ReconcileReport = { orgId, entityType: synced.type, checked: 0, inserted: 0, updated: 0, tombstoned: 0, removed: 0 };
 
   let after: string | null = null;
   for (;;) {
-    const page = await reference.listVersions(orgId, after, pageSize);
+    let page;
+    try {
+      page = await reference.listVersions(synced.path, orgId, after, pageSize);
+    } catch (error) {
+      // The source serves no such tenant: nothing to compare with, and nothing is removed.
+      if (isTenantRefusal(error)) return { ...report, skipped: orgInactiveReason };
+      throw error;
+    }
     const upTo = page.nextCursor ?? null;
-    const local = new Map((await withTenant(db, orgId, (trx) => localVersions(trx, after, upTo))).map((row) => [row.id, row]));
+    const local = new Map((await withTenant(db, orgId, (trx) => localVersions(trx, synced, after, upTo))).map((row) => [row.id, row]));
 
     const repairs: Repair[] = [];
     for (const { id, version, deleted } of page.items) {
@@ -74,9 +84,9 @@ export async function reconcileTenant(options: ReconcileOptions, orgId: string):
     report.checked += page.items.length + local.size;
 
     for (let start = 0; start < repairs.length; start += pageSize) {
-      await repair(options, orgId, repairs.slice(start, start + pageSize), report);
+      await repair(options, synced, orgId, repairs.slice(start, start + pageSize), report);
     }
-    options.onProgress?.(orgId, report.checked);
+    options.onProgress?.(orgId, synced.type, report.checked);
     if (!page.nextCursor) break;
     after = page.nextCursor;
   }
@@ -84,16 +94,16 @@ export async function reconcileTenant(options: ReconcileOptions, orgId: string):
   return report;
 }
 
-async function repair({ db, reference }: ReconcileOptions, orgId: string, repairs: Repair[], report: ReconcileReport): Promise<void> {
+async function repair({ db, reference }: ReconcileOptions, synced: SyncedType, orgId: string, repairs: Repair[], report: ReconcileReport): Promise<void> {
   const toFetch = repairs.filter((item) => item.fetch).map((item) => item.id);
-  const answer = toFetch.length > 0 ? await reference.fetchUsers(orgId, toFetch) : { data: [], deleted: [], missing: [] };
-  const fetched = new Map<string, User | SourceTombstone | null>([
-    ...answer.data.map((user) => [user.id, user] as const),
+  const answer = toFetch.length > 0 ? await reference.fetchEntities(synced.path, orgId, toFetch) : { data: [], deleted: [], missing: [] };
+  const fetched = new Map<string, SourceEntity | SourceTombstone | null>([
+    ...answer.data.map((entity) => [entity.id, entity] as const),
     ...answer.deleted.map((tombstone) => [tombstone.id, tombstone] as const),
     ...answer.missing.map((id) => [id, null] as const),
   ]);
   await withTenant(db, orgId, async (trx) => {
-    const fresh: { users: User[]; tombstones: SourceTombstone[] } = { users: [], tombstones: [] };
+    const fresh: { entities: SourceEntity[]; tombstones: SourceTombstone[] } = { entities: [], tombstones: [] };
     const gone: Array<{ id: string; version: number }> = [];
     for (const item of repairs) {
       const state = item.fetch ? fetched.get(item.id) : item.tombstone;
@@ -102,32 +112,32 @@ async function repair({ db, reference }: ReconcileOptions, orgId: string, repair
         if (item.local) gone.push({ id: item.id, version: item.local.version });
       } else if (!item.local) {
         if (isLive(state)) {
-          fresh.users.push(state);
+          fresh.entities.push(state);
           report.inserted += 1;
         } else {
           fresh.tombstones.push(state);
           report.tombstoned += 1;
         }
-      } else if (isLive(state) && !item.local.deleted && item.local.version === state.version && item.local.content === contentOf(state)) {
+      } else if (isLive(state) && !item.local.deleted && item.local.version === state.version && item.local.content === contentOf(synced, state)) {
         // Deep mode: equal after all.
-      } else if (await replaceRow(trx, item.id, item.local.version, state)) {
+      } else if (await replaceRow(trx, synced, item.id, item.local.version, state)) {
         if (isLive(state)) report.updated += 1;
         else report.tombstoned += 1;
       }
     }
     // Rows missing locally: inserted unless the consumer wrote a newer version meanwhile.
-    await writeSourceStates(trx, orgId, fresh.users, fresh.tombstones);
-    report.removed += await removeRows(trx, gone);
+    await writeSourceStates(trx, synced, orgId, fresh.entities, fresh.tombstones);
+    report.removed += await removeRows(trx, synced, gone);
   });
 }
 
-/** Reconciles each tenant in turn; a tenant that fails is reported with its error and the rest go on. */
+/** Reconciles each tenant in turn, every type of it; a tenant that fails is reported with its error and the rest go on. */
 export async function reconcileTenants(options: ReconcileOptions, orgIds: Iterable<string>) {
   const reports: ReconcileReport[] = [];
   const errors: Array<{ orgId: string; error: unknown }> = [];
   for (const orgId of new Set([...orgIds].map((id) => id.toLowerCase()))) {
     try {
-      reports.push(await reconcileTenant(options, orgId));
+      for (const synced of options.types) reports.push(await reconcileTenant(options, synced, orgId));
     } catch (error) {
       options.logger.error({ err: error, tenantId: orgId }, 'tenant reconciliation failed');
       errors.push({ orgId, error });

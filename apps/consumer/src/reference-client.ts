@@ -1,7 +1,8 @@
 import { Agent, request } from 'undici';
-import { ReferenceHeaders, type ReferenceBatchResponse, type VersionPage } from '@tenant-sync/contracts';
+import { ReferenceHeaders, type VersionPage } from '@tenant-sync/contracts';
 import { isSubject, type Membership } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
+import type { SourceEntity } from './synced-types.ts';
 
 /**
  * A non-2xx answer of the Reference API. `code` is the source's code for the cause (its error
@@ -27,6 +28,13 @@ async function errorCode(body: { text(): Promise<string> }): Promise<string | un
   } catch {
     return undefined;
   }
+}
+
+/** The batch form's answer: each id asked for in exactly one of `data`, `deleted` or `missing`. */
+export interface EntityBatch {
+  data: SourceEntity[];
+  deleted: Array<{ id: string; version: number }>;
+  missing: string[];
 }
 
 export interface ReferenceClientOptions {
@@ -86,29 +94,17 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
   }
 
   return {
-    /** Users of one tenant by id, in one round trip: live ones in `data`, deleted ones in `deleted`, unknown ones in `missing`. */
-    fetchUsers(orgId: string, ids: string[], traceparent?: string): Promise<ReferenceBatchResponse> {
-      return call('user_batch', 'POST', '/internal/sync/user/batch', orgId, { body: { ids }, traceparent });
-    },
-    /** One page of the tenant's `{id, version, deleted}` listing, for reconciliation. */
-    listVersions(orgId: string, after: string | null, limit: number): Promise<VersionPage> {
-      const query = new URLSearchParams({ limit: String(limit), ...(after ? { after } : {}) });
-      return call('user_versions', 'GET', `/internal/sync/user?${query}`, orgId);
-    },
     /**
-     * Whether the source knows the organisation as ACTIVE. The source's mTLS listener refuses
-     * an unknown or inactive tenant with `SRC_TENANT_NOT_ALLOWED` and credentials with
-     * `SRC_CLIENT_NOT_AUTHORISED`: the first is an answer (false), the second is thrown for the
-     * caller to raise an alert.
+     * Entities of one type (its Reference API `path`) and one tenant by id, in one round trip:
+     * live ones in `data`, deleted ones in `deleted`, unknown ones in `missing`.
      */
-    async orgActive(orgId: string): Promise<boolean> {
-      try {
-        const answer = await call<{ id: string; status: string }>('org', 'GET', '/internal/tenancy/org', orgId);
-        return answer.status === 'ACTIVE';
-      } catch (error) {
-        if (error instanceof ReferenceApiError && error.code === 'SRC_TENANT_NOT_ALLOWED') return false;
-        throw error;
-      }
+    fetchEntities(path: string, orgId: string, ids: string[], traceparent?: string): Promise<EntityBatch> {
+      return call(`${path}_batch`, 'POST', `/internal/sync/${path}/batch`, orgId, { body: { ids }, traceparent });
+    },
+    /** One page of the tenant's `{id, version, deleted}` listing of one type, for reconciliation. */
+    listVersions(path: string, orgId: string, after: string | null, limit: number): Promise<VersionPage> {
+      const query = new URLSearchParams({ limit: String(limit), ...(after ? { after } : {}) });
+      return call(`${path}_versions`, 'GET', `/internal/sync/${path}?${query}`, orgId);
     },
     /**
      * A subject's membership, as the system of record sees it. A subject the token rule refuses

@@ -1,14 +1,19 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { User } from '@tenant-sync/contracts';
-import type { ConsumerDatabase, SyncedUserRow } from '@tenant-sync/db';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import type { ConsumerDatabase } from '@tenant-sync/db';
+import type { SourceEntity, SyncedType } from './synced-types.ts';
 
 /**
- * Every statement on the consumer's synced tables. Each runs inside a tenant transaction
- * (`withTenant`), so RLS scopes it to one tenant; `synced_at` is the database's clock, like
- * the source's timestamps, so the two can be compared.
+ * Every statement on the consumer's synced tables, for any declared type (`SyncedType`). Each
+ * runs inside a tenant transaction (`withTenant`), so RLS scopes it to one tenant; `synced_at`
+ * is the database's clock, like the source's timestamps, so the two can be compared.
  */
 
-type Db = Kysely<ConsumerDatabase> | Transaction<ConsumerDatabase>;
+// The table is a value of the declaration, so statements are built without kysely's per-table
+// types; the declaration's columns are the schema's (004-synced-teams.sql and the type's migration).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Db = Kysely<any> | Transaction<any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Excluded = ExpressionBuilder<any, any>;
 
 /** A deletion as the source reports it: the id and the version of the deletion. */
 export interface SourceTombstone {
@@ -17,104 +22,104 @@ export interface SourceTombstone {
 }
 
 /** Whether a state the source gave is a live entity (else a tombstone). */
-export const isLive = (state: User | SourceTombstone): state is User => 'orgId' in state;
+export const isLive = (state: SourceEntity | SourceTombstone): state is SourceEntity => 'orgId' in state;
 
-/** The columns a row copies from the source's user: its data and its version. */
-function copiedColumns(user: User) {
+const columnsOf = (synced: SyncedType) => Object.values(synced.fields);
+
+/** The columns a row copies from the source's entity: its fields, its version and timestamps. */
+function copiedColumns(synced: SyncedType, entity: SourceEntity) {
   return {
-    name: user.name,
-    email: user.email,
-    phone: user.phone,
-    version: user.version,
+    ...Object.fromEntries(Object.entries(synced.fields).map(([field, column]) => [column, entity[field] ?? null])),
+    version: entity.version,
     deleted_at: null,
-    source_created_at: new Date(user.createdAt),
-    source_updated_at: new Date(user.updatedAt),
+    source_created_at: new Date(entity.createdAt),
+    source_updated_at: new Date(entity.updatedAt),
   };
 }
 
-/** The columns of a tombstone: personal fields cleared, the deletion's version kept. */
-const tombstoneColumns = (version: number) => ({
-  name: null,
-  email: null,
-  phone: null,
+/** The columns of a tombstone: the fields cleared, the deletion's version kept. */
+const tombstoneColumns = (synced: SyncedType, version: number) => ({
+  ...Object.fromEntries(columnsOf(synced).map((column) => [column, null])),
   version,
   deleted_at: sql<Date>`now()`,
 });
 
-// 9 parameters a row: statements of 2,000 rows stay far below PostgreSQL's 65,535.
+// Up to 12 parameters a row: statements of 2,000 rows stay far below PostgreSQL's 65,535.
 const ROWS_PER_STATEMENT = 2_000;
 
 /**
- * Writes the source's states of users and tombstones; each row wins only over an older
+ * Writes the source's states of entities and tombstones; each row wins only over an older
  * version, so of two fetches racing (a rebalance, a reconciliation) the newer state stays.
  * The ids must be distinct.
  */
-export async function writeSourceStates(trx: Db, orgId: string, users: readonly User[], tombstones: readonly SourceTombstone[]): Promise<void> {
-  for (let start = 0; start < users.length; start += ROWS_PER_STATEMENT) {
-    const chunk = users.slice(start, start + ROWS_PER_STATEMENT);
+export async function writeSourceStates(
+  trx: Db,
+  synced: SyncedType,
+  orgId: string,
+  entities: readonly SourceEntity[],
+  tombstones: readonly SourceTombstone[],
+): Promise<void> {
+  const updated = [...columnsOf(synced), 'version', 'source_created_at', 'source_updated_at'];
+  for (let start = 0; start < entities.length; start += ROWS_PER_STATEMENT) {
+    const chunk = entities.slice(start, start + ROWS_PER_STATEMENT);
     await trx
-      .insertInto('synced_users')
-      .values(chunk.map((user) => ({ org_id: user.orgId, id: user.id, ...copiedColumns(user) })))
+      .insertInto(synced.table)
+      .values(chunk.map((entity) => ({ org_id: entity.orgId, id: entity.id, ...copiedColumns(synced, entity) })))
       .onConflict((conflict) =>
         conflict
           .columns(['org_id', 'id'])
           .doUpdateSet((eb) => ({
-            name: eb.ref('excluded.name'),
-            email: eb.ref('excluded.email'),
-            phone: eb.ref('excluded.phone'),
-            version: eb.ref('excluded.version'),
-            source_created_at: eb.ref('excluded.source_created_at'),
-            source_updated_at: eb.ref('excluded.source_updated_at'),
+            ...Object.fromEntries(updated.map((column) => [column, eb.ref(`excluded.${column}`)])),
             deleted_at: null,
             synced_at: sql<Date>`now()`,
           }))
-          .where('synced_users.version', '<', (eb) => eb.ref('excluded.version')),
+          .where(`${synced.table}.version`, '<', (eb: Excluded) => eb.ref('excluded.version')),
       )
       .execute();
   }
   for (let start = 0; start < tombstones.length; start += ROWS_PER_STATEMENT) {
     const chunk = tombstones.slice(start, start + ROWS_PER_STATEMENT);
     await trx
-      .insertInto('synced_users')
-      .values(chunk.map(({ id, version }) => ({ org_id: orgId, id, ...tombstoneColumns(version) })))
+      .insertInto(synced.table)
+      .values(chunk.map(({ id, version }) => ({ org_id: orgId, id, ...tombstoneColumns(synced, version) })))
       .onConflict((conflict) =>
         conflict
           .columns(['org_id', 'id'])
           .doUpdateSet((eb) => ({
-            name: null,
-            email: null,
-            phone: null,
+            ...Object.fromEntries(columnsOf(synced).map((column) => [column, null])),
             version: eb.ref('excluded.version'),
             deleted_at: sql<Date>`now()`,
             synced_at: sql<Date>`now()`,
           }))
-          .where('synced_users.version', '<', (eb) => eb.ref('excluded.version')),
+          .where(`${synced.table}.version`, '<', (eb: Excluded) => eb.ref('excluded.version')),
       )
       .execute();
   }
 }
 
-/** One page of the tenant's live (not deleted) users, keyset-paginated by (created, id). */
-export async function listLiveUsers(trx: Db, limit: number, after: { createdAt: string; id: string } | null) {
+/** A synced row as the database returns it. */
+type SyncedRow = Record<string, unknown> & { id: string; org_id: string; version: number | string; source_created_at: Date | null; source_updated_at: Date | null; synced_at: Date };
+
+/** One page of the tenant's live (not deleted) entities, keyset-paginated by (created, id). */
+export async function listLive(trx: Db, synced: SyncedType, limit: number, after: { createdAt: string; id: string } | null) {
   let query = trx
-    .selectFrom('synced_users')
+    .selectFrom(synced.table)
     .selectAll()
     .where('deleted_at', 'is', null)
     .orderBy('source_created_at')
     .orderBy('id')
     .limit(limit + 1);
   if (after) query = query.where((eb) => eb(eb.refTuple('source_created_at', 'id'), '>', eb.tuple(new Date(after.createdAt), after.id)));
-  const rows = await query.execute();
+  const rows = (await query.execute()) as SyncedRow[];
   return { rows: rows.slice(0, limit), more: rows.length > limit };
 }
 
-export function toUser(row: SyncedUserRow): User {
+/** A live row as the cache API serves it: the entity as the source returned it. */
+export function toEntity(synced: SyncedType, row: SyncedRow): SourceEntity {
   return {
     id: row.id,
     orgId: row.org_id,
-    name: row.name ?? '',
-    email: row.email ?? '',
-    phone: row.phone,
+    ...Object.fromEntries(Object.entries(synced.fields).map(([field, column]) => [field, row[column] ?? null])),
     version: Number(row.version),
     createdAt: (row.source_created_at ?? row.synced_at).toISOString(),
     updatedAt: (row.source_updated_at ?? row.synced_at).toISOString(),
@@ -126,31 +131,29 @@ export interface LocalVersion {
   id: string;
   version: number;
   deleted: boolean;
-  /** The copied data, comparable with `contentOf` of the source's user. */
+  /** The copied data, comparable with `contentOf` of the source's entity. */
   content: string;
 }
 
-/** What reconciliation compares beyond the version (deep mode). */
-export const contentOf = (user: Pick<User, 'name' | 'email' | 'phone' | 'createdAt' | 'updatedAt'>) =>
-  JSON.stringify([user.name, user.email, user.phone ?? null, new Date(user.createdAt).getTime(), new Date(user.updatedAt).getTime()]);
+/** What reconciliation compares beyond the version (deep mode): the copied fields and the timestamps. */
+export const contentOf = (synced: SyncedType, entity: Pick<SourceEntity, 'createdAt' | 'updatedAt'> & Record<string, unknown>) =>
+  JSON.stringify([...Object.keys(synced.fields).map((field) => entity[field] ?? null), new Date(entity.createdAt).getTime(), new Date(entity.updatedAt).getTime()]);
 
 /** The tenant's rows with `after < id <= upTo` (either bound open when null), in id order. */
-export async function localVersions(trx: Db, after: string | null, upTo: string | null): Promise<LocalVersion[]> {
+export async function localVersions(trx: Db, synced: SyncedType, after: string | null, upTo: string | null): Promise<LocalVersion[]> {
   let query = trx
-    .selectFrom('synced_users')
-    .select(['id', 'version', 'deleted_at', 'name', 'email', 'phone', 'source_created_at', 'source_updated_at'])
+    .selectFrom(synced.table)
+    .select(['id', 'version', 'deleted_at', 'source_created_at', 'source_updated_at', ...columnsOf(synced)])
     .orderBy('id');
   if (after) query = query.where('id', '>', after);
   if (upTo) query = query.where('id', '<=', upTo);
-  const rows = await query.execute();
+  const rows = (await query.execute()) as SyncedRow[];
   return rows.map((row) => ({
     id: row.id,
     version: Number(row.version),
     deleted: row.deleted_at !== null,
-    content: contentOf({
-      name: row.name ?? '',
-      email: row.email ?? '',
-      phone: row.phone,
+    content: contentOf(synced, {
+      ...Object.fromEntries(Object.entries(synced.fields).map(([field, column]) => [field, row[column]])),
       createdAt: (row.source_created_at ?? new Date(0)).toISOString(),
       updatedAt: (row.source_updated_at ?? new Date(0)).toISOString(),
     }),
@@ -163,10 +166,10 @@ export async function localVersions(trx: Db, after: string | null, upTo: string 
  * row ahead of the source (a forged or corrupted version) is brought back. Returns whether it
  * replaced the row.
  */
-export async function replaceRow(trx: Db, id: string, seenVersion: number, state: User | SourceTombstone): Promise<boolean> {
-  const columns = isLive(state) ? copiedColumns(state) : tombstoneColumns(state.version);
+export async function replaceRow(trx: Db, synced: SyncedType, id: string, seenVersion: number, state: SourceEntity | SourceTombstone): Promise<boolean> {
+  const columns = isLive(state) ? copiedColumns(synced, state) : tombstoneColumns(synced, state.version);
   const result = await trx
-    .updateTable('synced_users')
+    .updateTable(synced.table)
     .set({ ...columns, synced_at: sql<Date>`now()` })
     .where('id', '=', id)
     .where('version', '=', seenVersion)
@@ -175,20 +178,20 @@ export async function replaceRow(trx: Db, id: string, seenVersion: number, state
 }
 
 /** Deletes local rows the source does not know, each only if still at the version seen. */
-export async function removeRows(trx: Db, rows: ReadonlyArray<{ id: string; version: number }>): Promise<number> {
+export async function removeRows(trx: Db, synced: SyncedType, rows: ReadonlyArray<{ id: string; version: number }>): Promise<number> {
   let removed = 0;
   for (const { id, version } of rows) {
-    const result = await trx.deleteFrom('synced_users').where('id', '=', id).where('version', '=', version).executeTakeFirst();
+    const result = await trx.deleteFrom(synced.table).where('id', '=', id).where('version', '=', version).executeTakeFirst();
     removed += Number(result.numDeletedRows);
   }
   return removed;
 }
 
 /**
- * Every tenant the consumer holds rows for, across RLS, through the one narrow function the
- * schema grants for it (it returns ids and nothing else).
+ * Every tenant the consumer holds rows for in any synced table, across RLS, through the one
+ * narrow function the schema grants for it (it returns ids and nothing else).
  */
 export async function tenantsWithSyncedData(db: Kysely<ConsumerDatabase>): Promise<string[]> {
-  const result = await sql<{ org_id: string }>`SELECT org_id FROM synced_tenants() AS tenant(org_id)`.execute(db);
+  const result = await sql<{ org_id: string }>`SELECT DISTINCT org_id FROM synced_tenants() AS tenant(org_id)`.execute(db);
   return result.rows.map((row) => row.org_id);
 }

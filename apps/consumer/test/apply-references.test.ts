@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { ReferenceBatchResponse, User } from '@tenant-sync/contracts';
+import type { User } from '@tenant-sync/contracts';
 import { applyReferences, defaultSyncPolicy, type ApplyDependencies, type SyncPolicy } from '../src/apply-references.ts';
 import { SourceAuthError, SyncUnavailableError } from '../src/errors.ts';
-import { ReferenceApiError } from '../src/reference-client.ts';
+import { ReferenceApiError, type EntityBatch } from '../src/reference-client.ts';
 import { backoffDelay, transientBackoff } from '../src/retry.ts';
-import type { States } from '../src/coalesced-write.ts';
+import type { SourceStates as States } from '../src/coalesced-write.ts';
+import { syncedTypes } from '../src/synced-types.ts';
+
+const [users] = syncedTypes as [typeof syncedTypes[number]];
 
 const logger = pino({ level: 'silent' });
 const orgId = randomUUID();
@@ -23,27 +26,26 @@ const user = (id: string, version: number): User => ({
 });
 
 /** What the source knows: a version per live id, `-v` for an id deleted at version v. */
-const knows = (versions: Record<string, number>) => (ids: string[]): ReferenceBatchResponse => ({
+const knows = (versions: Record<string, number>) => (ids: string[]): EntityBatch => ({
   data: ids.filter((id) => (versions[id] ?? 0) > 0).map((id) => user(id, versions[id]!)),
   deleted: ids.filter((id) => (versions[id] ?? 0) < 0).map((id) => ({ id, version: -versions[id]! })),
   missing: ids.filter((id) => !(id in versions)),
-  _meta: { tenantId: orgId, retrievedAt: new Date().toISOString() },
 });
 
 /** A Reference API that answers each call with the next scripted step, and a database that records writes. */
-function harness(steps: Array<Error | ((ids: string[]) => ReferenceBatchResponse)>, { policy = defaultSyncPolicy, refuse = (_: States): Error | null => null } = {}) {
+function harness(steps: Array<Error | ((ids: string[]) => EntityBatch)>, { policy = defaultSyncPolicy, refuse = (_: States): Error | null => null } = {}) {
   const calls: string[][] = [];
   const writes: States[] = [];
   const sleeps: number[] = [];
   const retries: string[] = [];
   const deps: ApplyDependencies = {
-    fetchUsers: async (_org, ids) => {
+    fetchEntities: async (_type, _org, ids) => {
       calls.push(ids);
       const step = steps[Math.min(calls.length - 1, steps.length - 1)];
       if (step instanceof Error) throw step;
       return step!(ids);
     },
-    writeStates: async (_org, states) => {
+    writeStates: async (_type, _org, states) => {
       const refusal = refuse(states);
       if (refusal) throw refusal;
       writes.push(states);
@@ -77,16 +79,16 @@ describe('applyReferences', () => {
   it('writes only what the source answers: its state, its tombstone, its versions', async () => {
     const [live, gone] = [randomUUID(), randomUUID()];
     const h = harness([knows({ [live]: 3, [gone]: -7 })]);
-    const failures = await applyReferences(h.deps, orgId, [live, gone, live]);
+    const failures = await applyReferences(h.deps, users, orgId, [live, gone, live]);
     expect(failures.size).toBe(0);
     expect(h.calls).toEqual([[live, gone]]);
-    expect(h.writes).toEqual([{ users: [user(live, 3)].map((u) => ({ ...u, createdAt: expect.any(String), updatedAt: expect.any(String) })), tombstones: [{ id: gone, version: 7 }] }]);
+    expect(h.writes).toEqual([{ entities: [user(live, 3)].map((u) => ({ ...u, createdAt: expect.any(String), updatedAt: expect.any(String) })), tombstones: [{ id: gone, version: 7 }] }]);
   });
 
   it('retries network errors and 5xx with backoff, then applies', async () => {
     const h = harness([new TypeError('fetch failed'), new ReferenceApiError(503, 'down'), knows({ [id]: 2 })]);
-    expect((await applyReferences(h.deps, orgId, [id])).size).toBe(0);
-    expect(h.writes[0]?.users.map((u) => u.id)).toEqual([id]);
+    expect((await applyReferences(h.deps, users, orgId, [id])).size).toBe(0);
+    expect(h.writes[0]?.entities.map((u) => u.id)).toEqual([id]);
     expect(h.sleeps).toEqual([200, 300]);
     expect(h.retries).toEqual(['transient', 'transient']);
   });
@@ -94,7 +96,7 @@ describe('applyReferences', () => {
   it('throws "unavailable" once the retry budget is spent: the messages wait, none is dead-lettered', async () => {
     const policy: SyncPolicy = { ...defaultSyncPolicy, transient: { initialMs: 10, factor: 1.5, maxMs: 20, attempts: 4 } };
     const h = harness([new ReferenceApiError(502, 'bad gateway')], { policy });
-    await expect(applyReferences(h.deps, orgId, [id])).rejects.toBeInstanceOf(SyncUnavailableError);
+    await expect(applyReferences(h.deps, users, orgId, [id])).rejects.toBeInstanceOf(SyncUnavailableError);
     expect(h.calls).toHaveLength(4);
     expect(h.sleeps).toEqual([10, 15, 20]);
     expect(h.writes).toEqual([]);
@@ -102,7 +104,7 @@ describe('applyReferences', () => {
 
   it('asks again for a 404 three times in all, then reports it not found', async () => {
     const h = harness([knows({})]);
-    const failures = await applyReferences(h.deps, orgId, [id]);
+    const failures = await applyReferences(h.deps, users, orgId, [id]);
     expect(h.calls).toHaveLength(3);
     expect(h.retries).toEqual(['not_found', 'not_found']);
     expect(failures.get(id)).toEqual({ code: 'not_found', reason: 'entity not found at the source after 3 attempts' });
@@ -112,21 +114,21 @@ describe('applyReferences', () => {
   it('takes an entity that shows up on a later attempt', async () => {
     const other = randomUUID();
     const h = harness([knows({ [other]: 1 }), knows({ [id]: 1, [other]: 1 })]);
-    expect((await applyReferences(h.deps, orgId, [id, other])).size).toBe(0);
+    expect((await applyReferences(h.deps, users, orgId, [id, other])).size).toBe(0);
     expect(h.calls).toEqual([[id, other], [id]]);
-    expect(h.writes[0]?.users.map((u) => u.id).sort()).toEqual([id, other].sort());
+    expect(h.writes[0]?.entities.map((u) => u.id).sort()).toEqual([id, other].sort());
   });
 
   it('throws a credential error on 401 at once', async () => {
     const h = harness([new ReferenceApiError(401, 'refused', 'SRC_CLIENT_NOT_AUTHORISED')]);
-    await expect(applyReferences(h.deps, orgId, [id])).rejects.toBeInstanceOf(SourceAuthError);
+    await expect(applyReferences(h.deps, users, orgId, [id])).rejects.toBeInstanceOf(SourceAuthError);
     expect(h.calls).toHaveLength(1);
     expect(h.sleeps).toEqual([]);
   });
 
   it('takes a 403 as the organisation no longer served (suspended since its cached check): org_inactive, no retry, no pause', async () => {
     const h = harness([new ReferenceApiError(403, 'tenant not allowed', 'SRC_TENANT_NOT_ALLOWED')]);
-    const failures = await applyReferences(h.deps, orgId, [id]);
+    const failures = await applyReferences(h.deps, users, orgId, [id]);
     expect(failures.get(id)).toEqual({ code: 'org_inactive', reason: 'organisation unknown or not active at the source' });
     expect(h.calls).toHaveLength(1);
     expect(h.writes).toEqual([]);
@@ -134,7 +136,7 @@ describe('applyReferences', () => {
 
   it('dead-letters what the source refuses as invalid, without retrying', async () => {
     const h = harness([new ReferenceApiError(400, 'bad request')]);
-    const failures = await applyReferences(h.deps, orgId, [id]);
+    const failures = await applyReferences(h.deps, users, orgId, [id]);
     expect(h.calls).toHaveLength(1);
     expect(failures.get(id)).toMatchObject({ code: 'source_rejected' });
   });
@@ -142,16 +144,16 @@ describe('applyReferences', () => {
   it('isolates a state the database refuses: the others are written, it is tried a few times then dead-lettered', async () => {
     const [good, poison] = [randomUUID(), randomUUID()];
     const refuse = (states: States) =>
-      states.users.some((u) => u.id === poison) ? pgError('23514', 'new row for relation "synced_users" violates check constraint') : null;
+      states.entities.some((u) => u.id === poison) ? pgError('23514', 'new row for relation "synced_users" violates check constraint') : null;
     const h = harness([knows({ [good]: 1, [poison]: 1 })], { refuse });
-    const failures = await applyReferences(h.deps, orgId, [good, poison]);
+    const failures = await applyReferences(h.deps, users, orgId, [good, poison]);
     expect([...failures]).toEqual([[poison, { code: 'write_rejected', reason: expect.stringContaining('refused the entity 3 times') }]]);
-    expect(h.writes.flatMap((w) => w.users.map((u) => u.id))).toEqual([good]);
+    expect(h.writes.flatMap((w) => w.entities.map((u) => u.id))).toEqual([good]);
     expect(h.retries).toEqual(['write', 'write']);
   });
 
   it('waits out a database that is down instead of dead-lettering', async () => {
     const h = harness([knows({ [id]: 1 })], { refuse: () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
-    await expect(applyReferences(h.deps, orgId, [id])).rejects.toBeInstanceOf(SyncUnavailableError);
+    await expect(applyReferences(h.deps, users, orgId, [id])).rejects.toBeInstanceOf(SyncUnavailableError);
   });
 });

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { ReferenceBatchResponse, User } from '@tenant-sync/contracts';
-import { coalesceUserFetches, MAX_IDS_PER_CALL } from '../src/coalesced-fetch.ts';
+import type { User } from '@tenant-sync/contracts';
+import { coalesceFetches, MAX_IDS_PER_CALL } from '../src/coalesced-fetch.ts';
+import type { EntityBatch } from '../src/reference-client.ts';
+import { syncedTypes, type SyncedType } from '../src/synced-types.ts';
 
-const meta = (tenantId: string) => ({ tenantId, retrievedAt: new Date().toISOString() });
+const [users, teams] = syncedTypes as [SyncedType, SyncedType];
 const user = (orgId: string, id: string): User => ({
   id,
   orgId,
@@ -17,16 +19,15 @@ const user = (orgId: string, id: string): User => ({
 
 /** A source that knows every id but those in `gone`, holds tombstones of those in `deleted`, and records its calls. */
 function fakeSource(gone: Set<string> = new Set(), deleted: Set<string> = new Set()) {
-  const calls: Array<{ orgId: string; ids: string[]; traceparent: string | undefined }> = [];
+  const calls: Array<{ type: string; orgId: string; ids: string[]; traceparent: string | undefined }> = [];
   return {
     calls,
-    async fetchUsers(orgId: string, ids: string[], traceparent?: string): Promise<ReferenceBatchResponse> {
-      calls.push({ orgId, ids, traceparent });
+    async fetchEntities(synced: SyncedType, orgId: string, ids: string[], traceparent?: string): Promise<EntityBatch> {
+      calls.push({ type: synced.type, orgId, ids, traceparent });
       return {
         data: ids.filter((id) => !gone.has(id) && !deleted.has(id)).map((id) => user(orgId, id)),
         deleted: ids.filter((id) => deleted.has(id)).map((id) => ({ id, version: 2 })),
         missing: ids.filter((id) => gone.has(id)),
-        _meta: meta(orgId),
       };
     },
   };
@@ -34,20 +35,25 @@ function fakeSource(gone: Set<string> = new Set(), deleted: Set<string> = new Se
 
 const ids = (n: number) => Array.from({ length: n }, () => randomUUID());
 
-describe('coalesceUserFetches', () => {
-  it('merges the fetches of one tenant asked for together into one call, and gives each caller its own part', async () => {
+describe('coalesceFetches', () => {
+  it('merges the fetches of one tenant and type asked for together into one call, and gives each caller its own part', async () => {
     const [orgA, orgB] = [randomUUID(), randomUUID()];
-    const [first, second, other] = [ids(3), ids(2), ids(4)];
+    const [first, second, other, teamIds] = [ids(3), ids(2), ids(4), ids(2)];
     const gone = new Set([second[1]!]);
     const source = fakeSource(gone, new Set([first[2]!]));
-    const fetchUsers = coalesceUserFetches(source.fetchUsers);
+    const fetchEntities = coalesceFetches(source.fetchEntities);
 
     const [a1, a2, b] = await Promise.all([
-      fetchUsers(orgA, first, '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01'),
-      fetchUsers(orgA, [...second, first[0]!]),
-      fetchUsers(orgB, other),
+      fetchEntities(users, orgA, first, '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01'),
+      fetchEntities(users, orgA, [...second, first[0]!]),
+      fetchEntities(users, orgB, other),
+      fetchEntities(teams, orgA, teamIds),
     ]);
-    expect(source.calls.map((call) => [call.orgId, call.ids.length])).toEqual([[orgA, 5], [orgB, 4]]);
+    expect(source.calls.map((call) => [call.type, call.orgId, call.ids.length])).toEqual([
+      ['USER', orgA, 5],
+      ['USER', orgB, 4],
+      ['TEAM', orgA, 2],
+    ]);
     expect(source.calls[0]?.traceparent).toBe('00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01');
     expect(a1.data.map((found) => found.id)).toEqual(first.slice(0, 2));
     expect(a1.deleted).toEqual([{ id: first[2], version: 2 }]);
@@ -61,23 +67,23 @@ describe('coalesceUserFetches', () => {
 
   it('splits a tenant round into calls the batch form accepts', async () => {
     const source = fakeSource();
-    const fetchUsers = coalesceUserFetches(source.fetchUsers);
+    const fetchEntities = coalesceFetches(source.fetchEntities);
     const orgId = randomUUID();
-    const answers = await Promise.all([fetchUsers(orgId, ids(MAX_IDS_PER_CALL)), fetchUsers(orgId, ids(700))]);
+    const answers = await Promise.all([fetchEntities(users, orgId, ids(MAX_IDS_PER_CALL)), fetchEntities(users, orgId, ids(700))]);
     expect(source.calls.map((call) => call.ids.length)).toEqual([MAX_IDS_PER_CALL, 700]);
     expect(answers.map((answer) => answer.data.length)).toEqual([MAX_IDS_PER_CALL, 700]);
   });
 
   it('fails every caller of a failed call, and the next round calls again', async () => {
     let fail = true;
-    const fetchUsers = coalesceUserFetches(async (orgId, asked) => {
+    const fetchEntities = coalesceFetches(async (_type, orgId, asked) => {
       if (fail) throw new Error('source down');
-      return { data: asked.map((id) => user(orgId, id)), deleted: [], missing: [], _meta: meta(orgId) };
+      return { data: asked.map((id) => user(orgId, id)), deleted: [], missing: [] };
     });
     const orgId = randomUUID();
-    const results = await Promise.allSettled([fetchUsers(orgId, ids(1)), fetchUsers(orgId, ids(1))]);
+    const results = await Promise.allSettled([fetchEntities(users, orgId, ids(1)), fetchEntities(users, orgId, ids(1))]);
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
     fail = false;
-    expect((await fetchUsers(orgId, ids(2))).data).toHaveLength(2);
+    expect((await fetchEntities(users, orgId, ids(2))).data).toHaveLength(2);
   });
 });

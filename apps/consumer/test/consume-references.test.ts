@@ -3,31 +3,31 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
-import type { ReferenceBatchResponse, UserEvent } from '@tenant-sync/contracts';
+import type { EntityEvent } from '@tenant-sync/contracts';
 import type { EachBatchPayload, Kafka, Producer } from '@tenant-sync/kafka';
 import type { ApplyDependencies } from '../src/apply-references.ts';
 import { createReferenceConsumer } from '../src/consume-references.ts';
 import { createDeadLetterQueue } from '../src/dead-letter.ts';
 import { createConsumerMetrics } from '../src/metrics.ts';
-import { ReferenceApiError } from '../src/reference-client.ts';
+import { ReferenceApiError, type EntityBatch } from '../src/reference-client.ts';
+import { syncedTypes, type SyncedType } from '../src/synced-types.ts';
+
+const [users, teams] = syncedTypes as [SyncedType, SyncedType];
 
 /** The source answers every id as deleted at version 2 (what it answers does not matter here). */
-const answer = (orgId: string, ids: string[]): ReferenceBatchResponse => ({
+const answer = (_orgId: string, ids: string[]): EntityBatch => ({
   data: [],
   deleted: ids.map((id) => ({ id, version: 2 })),
   missing: [],
-  _meta: { tenantId: orgId, retrievedAt: '' },
 });
 
 /** The consumer's loop driven with fakes of Kafka, the Reference API and the database. */
 function harness({
-  orgActive = async () => true,
-  fetchUsers = async (orgId: string, ids: string[]) => answer(orgId, ids),
+  fetchEntities = async (_type: SyncedType, orgId: string, ids: string[]) => answer(orgId, ids),
   writeStates = async () => {},
   readAhead = 1_000,
 }: {
-  orgActive?: (orgId: string) => Promise<boolean>;
-  fetchUsers?: ApplyDependencies['fetchUsers'];
+  fetchEntities?: ApplyDependencies['fetchEntities'];
   writeStates?: ApplyDependencies['writeStates'];
   readAhead?: number;
 }) {
@@ -42,8 +42,10 @@ function harness({
     commitOffsets: async (offsets: Array<{ offset: string }>) => void commits.push(...offsets.map((entry) => entry.offset)),
   };
   const kafka = { consumer: (config: unknown) => (configs.push(config), consumer) } as unknown as Pick<Kafka, 'consumer'>;
-  const sent: Array<{ key: unknown; headers: Record<string, unknown> }> = [];
-  const producer = { send: async ({ messages }: { messages: typeof sent }) => void sent.push(...messages) } as unknown as Producer;
+  const sent: Array<{ topic: string; key: unknown; headers: Record<string, unknown> }> = [];
+  const producer = {
+    send: async ({ topic, messages }: { topic: string; messages: typeof sent }) => void sent.push(...messages.map((m) => ({ ...m, topic }))),
+  } as unknown as Producer;
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(chunk.toString())), done()) }));
   const registry = new Registry();
@@ -51,10 +53,12 @@ function harness({
   const sync = createReferenceConsumer({
     kafka,
     consumerConfig: { kafkaJS: { groupId: 'g', fromBeginning: true } },
-    topic: 't',
-    deadLetter: createDeadLetterQueue({ producer, topic: 't.dlq', logger, metrics }),
-    apply: { fetchUsers, writeStates, wait: async () => {} },
-    orgActive,
+    topics: [
+      { topic: 'user-events', synced: users },
+      { topic: 'team-events', synced: teams },
+    ],
+    deadLetter: createDeadLetterQueue({ producer, logger, metrics }),
+    apply: { fetchEntities, writeStates, wait: async () => {} },
     logger,
     metrics,
     authPauseMs: 300,
@@ -63,14 +67,14 @@ function harness({
   });
   let nextOffset = 0;
   const resume = vi.fn();
-  /** A batch of the next messages of partition 0. */
-  const batch = (messages: Array<{ value: string; tenant: string; traceparent?: string }>) => {
+  /** A batch of the next messages of partition 0 of a topic (the users' by default). */
+  const batch = (messages: Array<{ value: string; tenant: string; traceparent?: string }>, topic = 'user-events') => {
     const pause = vi.fn(() => resume);
     const first = nextOffset;
     nextOffset += messages.length;
     const payload = {
       batch: {
-        topic: 't',
+        topic,
         partition: 0,
         highWatermark: String(nextOffset),
         messages: messages.map(({ value, tenant, traceparent }, index) => ({
@@ -101,16 +105,16 @@ function harness({
   };
 }
 
-const event = (orgId: string, id: string = randomUUID()): UserEvent => ({
+const event = (orgId: string, id: string = randomUUID(), type = 'USER'): EntityEvent => ({
   event_id: randomUUID(),
-  entity: { type: 'USER', id },
+  entity: { type, id },
   action: 'CREATED',
   version: 1,
   timestamp: new Date().toISOString(),
   source_system: 'test',
   tenant_context: { org_id: orgId },
 });
-const message = (orgId: string, id?: string) => ({ value: JSON.stringify(event(orgId, id)), tenant: orgId });
+const message = (orgId: string, id?: string, type?: string) => ({ value: JSON.stringify(event(orgId, id, type)), tenant: orgId });
 
 describe('the reference consumer loop', () => {
   it('never lets the client commit by itself: offsets are committed only when references are finished', async () => {
@@ -129,17 +133,17 @@ describe('the reference consumer loop', () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     const written: string[] = [];
     const h = harness({
-      fetchUsers: async (orgId, ids) => {
+      fetchEntities: async (_type, orgId, ids) => {
         if (orgId === busy) await held;
         return answer(orgId, ids);
       },
-      writeStates: async (orgId) => void written.push(orgId),
+      writeStates: async (_type, orgId) => void written.push(orgId),
     });
     await h.sync.start();
     await h.run(h.batch([...Array.from({ length: 50 }, () => message(busy)), message(quiet)]));
     await vi.waitFor(() => expect(written).toEqual([quiet]));
     // The busy tenant's backlog shows per tenant; the quiet one has none left.
-    expect(await h.counter('consumer_tenant_queued_references')).toEqual({ [busy]: 50 });
+    await vi.waitFor(async () => expect(await h.counter('consumer_tenant_queued_references')).toEqual({ [busy]: 50 }));
     // The commit stays before the busy tenant's first unfinished reference.
     expect(h.commits.every((offset) => offset === '0')).toBe(true);
     release();
@@ -151,11 +155,11 @@ describe('the reference consumer loop', () => {
     const [refused, fine] = [randomUUID(), randomUUID()];
     let calls = 0;
     const h = harness({
-      orgActive: async (orgId) => {
-        if (orgId !== refused) return true;
+      fetchEntities: async (_type, orgId, ids) => {
+        if (orgId !== refused) return answer(orgId, ids);
         calls += 1;
         if (calls === 1) throw new ReferenceApiError(401, 'client not authorised', 'SRC_CLIENT_NOT_AUTHORISED');
-        return true;
+        return answer(orgId, ids);
       },
     });
     await h.sync.start();
@@ -175,7 +179,7 @@ describe('the reference consumer loop', () => {
     // Two tries of 8 fetches each fail (the in-try budget), the third try succeeds.
     let failures = 16;
     const h = harness({
-      fetchUsers: async (orgId, ids) => {
+      fetchEntities: async (_type, orgId, ids) => {
         if (failures > 0) {
           failures -= 1;
           throw new ReferenceApiError(503, 'unavailable');
@@ -199,14 +203,17 @@ describe('the reference consumer loop', () => {
     await h.sync.stop();
   });
 
-  it('dead-letters the messages of an inactive org before any fetch, with code and reason, and moves on', async () => {
+  it('dead-letters the messages of an org the source does not serve (its code, not a status, says so), and moves on', async () => {
     const orgId = randomUUID();
-    const fetchUsers = vi.fn();
-    const h = harness({ orgActive: async () => false, fetchUsers });
+    const fetchEntities = vi.fn(async () => {
+      throw new ReferenceApiError(403, 'tenant not allowed', 'SRC_TENANT_NOT_ALLOWED');
+    });
+    const h = harness({ fetchEntities });
     await h.sync.start();
     await h.run(h.batch([message(orgId), { value: '{nope', tenant: orgId }]));
     await vi.waitFor(() => expect(h.lastCommit()).toBe('2'));
-    expect(fetchUsers).not.toHaveBeenCalled();
+    // One call answers it: there is no separate organisation check.
+    expect(fetchEntities).toHaveBeenCalledTimes(1);
     expect(h.sent.map((m) => [m.headers['dlq-code'], m.headers['dlq-reason']]).sort()).toEqual([
       ['not_json', 'value is not JSON'],
       ['org_inactive', 'organisation unknown or not active at the source'],
@@ -230,7 +237,7 @@ describe('the reference consumer loop', () => {
     const orgId = randomUUID();
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
-    const h = harness({ readAhead: 10, fetchUsers: async (org, ids) => (await held, answer(org, ids)) });
+    const h = harness({ readAhead: 10, fetchEntities: async (_type, org, ids) => (await held, answer(org, ids)) });
     await h.sync.start();
     const full = h.batch(Array.from({ length: 10 }, () => message(orgId)));
     await h.run(full);
@@ -247,7 +254,7 @@ describe('the reference consumer loop', () => {
     const parent = `00-${traceId}-00f067aa0ba902b7-01`;
     const sentTraceparents: Array<string | undefined> = [];
     const h = harness({
-      fetchUsers: async (_org, _ids, traceparent) => {
+      fetchEntities: async (_type, _org, _ids, traceparent) => {
         sentTraceparents.push(traceparent);
         throw new ReferenceApiError(400, 'bad request');
       },
@@ -263,6 +270,28 @@ describe('the reference consumer loop', () => {
     expect(messageLines).toHaveLength(2);
     for (const line of messageLines) expect(line).toMatchObject({ traceId });
     expect(messageLines[0]).toMatchObject({ tenantId: orgId });
+    await h.sync.stop();
+  });
+
+  it('applies each topic\'s references as its own type, and dead-letters a reference of another type beside the topic it came from', async () => {
+    const orgId = randomUUID();
+    const fetched: Array<[string, string[]]> = [];
+    const h = harness({
+      fetchEntities: async (synced, org, ids) => {
+        fetched.push([synced.type, ids]);
+        return answer(org, ids);
+      },
+    });
+    await h.sync.start();
+    const [user, team, smuggled] = [randomUUID(), randomUUID(), randomUUID()];
+    await h.run(h.batch([message(orgId, team, 'TEAM'), message(orgId, smuggled, 'USER')], 'team-events'));
+    await h.run(h.batch([message(orgId, user)]));
+    await vi.waitFor(() => expect(fetched).toHaveLength(2));
+    expect(fetched.sort()).toEqual([
+      ['TEAM', [team]],
+      ['USER', [user]],
+    ]);
+    expect(h.sent.map((m) => [m.topic, m.headers['dlq-code'], m.headers['dlq-original-topic']])).toEqual([['team-events.dlq', 'type_mismatch', 'team-events']]);
     await h.sync.stop();
   });
 });

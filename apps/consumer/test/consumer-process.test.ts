@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from 'vitest';
+import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics, type Admin, type Producer } from '@tenant-sync/kafka';
 import { freePort } from '@tenant-sync/local-infra';
 import { eventually, readTopic, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
@@ -22,6 +23,8 @@ describe('consumer process', () => {
   let producer: Producer;
   let admin: Admin;
   let internalPort: number;
+  let topicTemplate: string;
+  /** The users' topic of the template. */
   let topic: string;
   let groupId: string;
 
@@ -49,7 +52,8 @@ describe('consumer process', () => {
   });
 
   async function freshTopic() {
-    topic = `consumer-process-${randomUUID()}`;
+    topicTemplate = `consumer-process-${randomUUID()}-{type}`;
+    topic = eventTopic(topicTemplate, 'USER');
     groupId = `consumer-process-${randomUUID()}`;
     await ensureTopics(kafka, [
       { topic, numPartitions: 3 },
@@ -74,8 +78,7 @@ describe('consumer process', () => {
       {
         CONSUMER_DATABASE_URL: infra.consumerAppUrl,
         KAFKA_BROKERS: infra.brokers,
-        KAFKA_TOPIC: topic,
-        KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+        KAFKA_TOPIC_TEMPLATE: topicTemplate,
         KAFKA_GROUP_ID: groupId,
         SOURCE_INTERNAL_URL: `https://localhost:${internalPort}`,
         PUBLIC_PORT: String(await freePort()),

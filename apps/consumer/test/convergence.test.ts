@@ -3,37 +3,47 @@ import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import type { UserEvent } from '@tenant-sync/contracts';
+import type { EntityEvent } from '@tenant-sync/contracts';
 import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics, type Kafka, type Producer } from '@tenant-sync/kafka';
 import { eventually, readTopic, testTenants, type AppProcess } from '@tenant-sync/testing';
-import { coalesceUserFetches } from '../src/coalesced-fetch.ts';
+import { coalesceFetches } from '../src/coalesced-fetch.ts';
 import { coalesceWrites } from '../src/coalesced-write.ts';
 import { createReferenceConsumer } from '../src/consume-references.ts';
 import { createDeadLetterQueue, type DeadLetter } from '../src/dead-letter.ts';
 import { createReferenceClient, type ReferenceClient } from '../src/reference-client.ts';
+import { syncedTypes, type SyncedType } from '../src/synced-types.ts';
 import { consumerTls, startSource, userEvent } from './harness.ts';
 
 const infra = inject('infra');
 const { a, b } = testTenants;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const [users, teams] = syncedTypes as [SyncedType, SyncedType];
 
-/** The consumer's loop wired as main.ts wires it, on a topic of its own, recording its dead letters. */
-async function startConsumer(kafka: Kafka, db: ReturnType<typeof createDatabase<ConsumerDatabase>>, reference: Pick<ReferenceClient, 'fetchUsers' | 'orgActive'>, topic: string, logger: Logger) {
+/**
+ * The consumer's loop wired as the app wires it, on topics of its own (`<prefix>-user` and
+ * `<prefix>-team`), recording its dead letters.
+ */
+async function startConsumer(kafka: Kafka, db: ReturnType<typeof createDatabase<ConsumerDatabase>>, reference: Pick<ReferenceClient, 'fetchEntities'>, prefix: string, logger: Logger) {
   const producer = kafka.producer({ kafkaJS: { acks: -1 } });
   await producer.connect();
-  const dlq = createDeadLetterQueue({ producer, topic: `${topic}.dlq`, logger });
+  const dlq = createDeadLetterQueue({ producer, logger });
   const letters: DeadLetter[] = [];
   const sync = createReferenceConsumer({
     kafka,
     consumerConfig: { kafkaJS: { groupId: `convergence-${randomUUID()}`, fromBeginning: true } },
-    topic,
+    topics: [
+      { topic: `${prefix}-user`, synced: users },
+      { topic: `${prefix}-team`, synced: teams },
+    ],
     deadLetter: async (from, batch) => {
       await dlq(from, batch);
       letters.push(...batch);
     },
-    apply: { fetchUsers: coalesceUserFetches((orgId, ids, traceparent) => reference.fetchUsers(orgId, ids, traceparent)), writeStates: coalesceWrites(db) },
-    orgActive: (orgId) => reference.orgActive(orgId),
+    apply: {
+      fetchEntities: coalesceFetches((synced, orgId, ids, traceparent) => reference.fetchEntities(synced.path, orgId, ids, traceparent)),
+      writeStates: coalesceWrites(db),
+    },
     logger,
     authPauseMs: 3_000,
   });
@@ -50,7 +60,8 @@ async function startConsumer(kafka: Kafka, db: ReturnType<typeof createDatabase<
 }
 
 describe('the consumer converges to the source whatever the bus carries', () => {
-  const topic = `convergence-${randomUUID()}`;
+  const prefix = `convergence-${randomUUID()}`;
+  const [topic, teamTopic] = [`${prefix}-user`, `${prefix}-team`];
   const dlqTopic = `${topic}.dlq`;
   const logger = pino({ level: 'silent' });
   const kafka = createKafka({ brokers: infra.brokers, clientId: 'convergence-test', logger });
@@ -68,13 +79,15 @@ describe('the consumer converges to the source whatever the bus carries', () => 
     await ensureTopics(kafka, [
       { topic, numPartitions: 1 },
       { topic: dlqTopic, numPartitions: 1 },
+      { topic: teamTopic, numPartitions: 1 },
+      { topic: `${teamTopic}.dlq`, numPartitions: 1 },
     ]);
     const { source: started, internalUrl } = await startSource(infra);
     source = started;
     reference = createReferenceClient({ baseUrl: internalUrl, consumerId: 'consumer', tls: consumerTls(), timeoutMs: 5_000 });
     producer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } });
     await producer.connect();
-    consumer = await startConsumer(kafka, db, reference, topic, logger);
+    consumer = await startConsumer(kafka, db, reference, prefix, logger);
   });
 
   afterAll(async () => {
@@ -85,18 +98,20 @@ describe('the consumer converges to the source whatever the bus carries', () => 
     await db.destroy();
     // Some users here are never copied on purpose (a refused state, an overflow): later files compare all users.
     await sourceAdmin`DELETE FROM users`;
+    await sourceAdmin`DELETE FROM teams`;
     await sourceAdmin`DELETE FROM outbox`;
     await consumerAdmin`DELETE FROM synced_users`;
+    await consumerAdmin`DELETE FROM synced_teams`;
     await sourceAdmin.end();
     await consumerAdmin.end();
   });
 
-  const send = (messages: Array<{ key: string; value: string; tenant?: string }>) =>
+  const send = (messages: Array<{ key: string; value: string; tenant?: string }>, to = topic) =>
     producer.send({
-      topic,
+      topic: to,
       messages: messages.map(({ key, value, tenant }) => ({ key, value, headers: tenant ? { 'x-tenant-id': tenant } : {} })),
     });
-  const ref = (orgId: string, id: string, action: UserEvent['action'], version: number) => ({
+  const ref = (orgId: string, id: string, action: EntityEvent['action'], version: number) => ({
     key: id,
     value: JSON.stringify(userEvent(orgId, id, action, version)),
     tenant: orgId,
@@ -135,7 +150,7 @@ describe('the consumer converges to the source whatever the bus carries', () => 
       x2: ['org_missing', 'tenant_context.org_id is missing'],
       x3: ['org_inactive', 'organisation unknown or not active at the source'],
       x4: ['tenant_mismatch', 'tenant header does not match tenant_context.org_id'],
-      x5: ['invalid_event', expect.stringContaining('invalid event')],
+      x5: ['type_mismatch', 'an event of type ORDER on the topic of USER'],
     });
     for (const message of dead) {
       expect(message.headers).toMatchObject({ 'dlq-original-topic': topic, 'dlq-original-offset': expect.any(String) });
@@ -216,6 +231,31 @@ describe('the consumer converges to the source whatever the bus carries', () => 
     await drained();
     expect(await copy(id)).toEqual([{ org_id: a.id, name: null, version: 4, deleted: true }]);
   });
+
+  it('teams converge the same way from their own topic: created, renamed, deleted; a forged delete of a live team changes nothing', async () => {
+    const teamRef = (orgId: string, id: string, action: EntityEvent['action'], version: number) => ({
+      key: id,
+      value: JSON.stringify({ ...userEvent(orgId, id, action, version), entity: { type: 'TEAM', id } }),
+      tenant: orgId,
+    });
+    const teamCopy = async (id: string) =>
+      (await consumerAdmin`SELECT org_id, name, description, version::int AS version, deleted_at IS NOT NULL AS deleted FROM synced_teams WHERE id = ${id}`).map((row) => ({ ...row }));
+    const [team] = await sourceAdmin`INSERT INTO teams (org_id, name, description) VALUES (${b.id}, 'Platform', 'Runs the platform') RETURNING id`;
+    const id = team?.id as string;
+    await send([teamRef(b.id, id, 'CREATED', 1)], teamTopic);
+    await eventually(async () => expect(await teamCopy(id)).toEqual([{ org_id: b.id, name: 'Platform', description: 'Runs the platform', version: 1, deleted: false }]), 20_000);
+
+    // Forged: a delete at the highest version, and A naming B's team. Neither is the source's state.
+    await send([teamRef(b.id, id, 'DELETED', MAX_SAFE), teamRef(a.id, id, 'UPDATED', MAX_SAFE)], teamTopic);
+    await sourceAdmin`UPDATE teams SET name = 'Platform 2' WHERE id = ${id}`;
+    await send([teamRef(b.id, id, 'UPDATED', 2)], teamTopic);
+    await eventually(async () => expect(await teamCopy(id)).toEqual([{ org_id: b.id, name: 'Platform 2', description: 'Runs the platform', version: 2, deleted: false }]), 20_000);
+    expect(await consumerAdmin`SELECT 1 FROM synced_users WHERE id = ${id}`).toHaveLength(0);
+
+    await sourceAdmin`DELETE FROM teams WHERE id = ${id}`;
+    await send([teamRef(b.id, id, 'DELETED', 3)], teamTopic);
+    await eventually(async () => expect(await teamCopy(id)).toEqual([{ org_id: b.id, name: null, description: null, version: 3, deleted: true }]), 20_000);
+  });
 });
 
 describe('the consumer when the source refuses its credentials', () => {
@@ -236,8 +276,8 @@ describe('the consumer when the source refuses its credentials', () => {
 
   beforeAll(async () => {
     await ensureTopics(kafka, [
-      { topic, numPartitions: 1 },
-      { topic: `${topic}.dlq`, numPartitions: 1 },
+      { topic: `${topic}-user`, numPartitions: 1 },
+      { topic: `${topic}-team`, numPartitions: 1 },
     ]);
     const { source: started, internalUrl } = await startSource(infra);
     source = started;
@@ -251,7 +291,7 @@ describe('the consumer when the source refuses its credentials', () => {
     consumer = await startConsumer(
       kafka,
       db,
-      { fetchUsers: (...args) => current.fetchUsers(...args), orgActive: (orgId) => current.orgActive(orgId) },
+      { fetchEntities: (...args) => current.fetchEntities(...args) },
       topic,
       captured,
     );
@@ -271,7 +311,7 @@ describe('the consumer when the source refuses its credentials', () => {
   it('alerts at once, pauses instead of dead-lettering, and recovers once the credentials are right', async () => {
     const [user] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${a.id}, 'Auth', 'auth@a.test') RETURNING id`;
     const id = user?.id as string;
-    await producer.send({ topic, messages: [{ key: id, value: JSON.stringify(userEvent(a.id, id, 'CREATED', 1)), headers: { 'x-tenant-id': a.id } }] });
+    await producer.send({ topic: `${topic}-user`, messages: [{ key: id, value: JSON.stringify(userEvent(a.id, id, 'CREATED', 1)), headers: { 'x-tenant-id': a.id } }] });
 
     await eventually(async () => expect(lines).toContainEqual(expect.objectContaining({ level: 50, alert: true, status: 401 })), 20_000);
     expect(consumer.letters).toEqual([]);

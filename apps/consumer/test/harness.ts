@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { UserEvent } from '@tenant-sync/contracts';
+import type { EntityEvent } from '@tenant-sync/contracts';
 import { freePort } from '@tenant-sync/local-infra';
 import { certsDir, startApp, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
 import { loadTlsMaterial, type TlsMaterial } from '@tenant-sync/tls';
 
 /** A reference as the relay publishes it. */
-export const userEvent = (orgId: string, id: string, action: UserEvent['action'], version: number): UserEvent => ({
+export const userEvent = (orgId: string, id: string, action: EntityEvent['action'], version: number): EntityEvent => ({
   event_id: randomUUID(),
   entity: { type: 'USER', id },
   action,

@@ -6,6 +6,7 @@ import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { certsDir } from '@tenant-sync/testing';
 import { loadTlsMaterial } from '@tenant-sync/tls';
 import { buildCacheServer } from '../src/app.ts';
+import { syncedTypes } from '../src/synced-types.ts';
 
 // docs/openapi/cache-api.json is a file snapshot of what the cache routes declare: a route
 // change not reflected there fails here (and in CI, which never writes snapshots).
@@ -21,7 +22,7 @@ describe('OpenAPI document of the cache API', () => {
   afterAll(() => db.destroy());
 
   it('docs/openapi/cache-api.json is what the cache listener serves at /docs/json', async () => {
-    const server = await buildCacheServer({ config, db, tls, logger: pino({ level: 'silent' }), lookupMembership: async () => null });
+    const server = await buildCacheServer({ config, db, tls, logger: pino({ level: 'silent' }), lookupMembership: async () => null, types: syncedTypes });
     try {
       const served = await server.inject({ url: '/docs/json' });
       expect(served.statusCode).toBe(200);

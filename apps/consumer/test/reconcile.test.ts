@@ -10,11 +10,13 @@ import { testTenants, type AppProcess } from '@tenant-sync/testing';
 import { reconcileTenant } from '../src/reconcile.ts';
 import { tenantsWithSyncedData } from '../src/synced-tables.ts';
 import { createReferenceClient } from '../src/reference-client.ts';
+import { syncedTypes, type SyncedType } from '../src/synced-types.ts';
 import { consumerTls, startSource } from './harness.ts';
 
 const infra = inject('infra');
 const { a, b, suspended } = testTenants;
 const logger = pino({ level: 'silent' });
+const [users, teams] = syncedTypes as [SyncedType, SyncedType];
 
 /** Runs the CLI as `nx run consumer:reconcile` does; resolves with its exit code and output. */
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
@@ -45,9 +47,11 @@ describe('reconciliation against the real source', () => {
     ({ source, internalUrl } = await startSource(infra));
     reference = createReferenceClient({ baseUrl: internalUrl, consumerId: 'consumer', tls: consumerTls(), timeoutMs: 5_000 });
     await sourceAdmin`DELETE FROM users`;
+    await sourceAdmin`DELETE FROM teams`;
     await sourceAdmin`DELETE FROM outbox`;
     await sourceAdmin`DELETE FROM tombstones`;
     await consumerAdmin`DELETE FROM synced_users`;
+    await consumerAdmin`DELETE FROM synced_teams`;
   });
 
   afterAll(async () => {
@@ -58,7 +62,7 @@ describe('reconciliation against the real source', () => {
     await consumerAdmin.end();
   });
 
-  const options = (deep = false) => ({ db, reference, logger, pageSize: 7, deep });
+  const options = (deep = false) => ({ db, reference, types: syncedTypes, logger, pageSize: 7, deep });
   const row = async (id: string) =>
     (await consumerAdmin`SELECT org_id, name, email, version::int AS version, deleted_at FROM synced_users WHERE id = ${id}`)[0];
 
@@ -84,7 +88,7 @@ describe('reconciliation against the real source', () => {
     await sourceAdmin`UPDATE users SET name = name || ' v2' WHERE id = ANY(${ids.slice(0, 5)})`;
     const [bUser] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${b.id}, 'B user', 'b@b.test') RETURNING id`;
 
-    expect(await reconcileTenant(options(), a.id)).toEqual({ orgId: a.id, checked: 20, inserted: 20, updated: 0, tombstoned: 0, removed: 0 });
+    expect(await reconcileTenant(options(), users, a.id)).toEqual({ orgId: a.id, entityType: 'USER', checked: 20, inserted: 20, updated: 0, tombstoned: 0, removed: 0 });
     expect(await row(ids[0]!)).toMatchObject({ name: 'User 1 v2', version: 2 });
     expect(await row(bUser?.id)).toBeUndefined(); // another tenant is not touched
 
@@ -100,7 +104,7 @@ describe('reconciliation against the real source', () => {
     await consumerAdmin`INSERT INTO synced_users (org_id, id, version, deleted_at) VALUES (${a.id}, ${extraTombstone}, 4, now())`;
     await sourceAdmin`DELETE FROM users WHERE id = ${goneAtSource}`;
 
-    expect(await reconcileTenant(options(), a.id)).toEqual({ orgId: a.id, checked: 22, inserted: 1, updated: 3, tombstoned: 1, removed: 2 });
+    expect(await reconcileTenant(options(), users, a.id)).toEqual({ orgId: a.id, entityType: 'USER', checked: 22, inserted: 1, updated: 3, tombstoned: 1, removed: 2 });
     expect(await row(deleted)).toMatchObject({ name: 'User 1 v2', version: 2, deleted_at: null });
     expect(await row(stale)).toMatchObject({ name: 'User 2 v2', version: 2 });
     expect(await row(ahead)).toMatchObject({ email: 'rec4@a.test', version: 2 });
@@ -110,28 +114,54 @@ describe('reconciliation against the real source', () => {
     expect(await row(extraTombstone)).toBeUndefined();
     // Same version, other content: only the deep comparison sees it.
     expect(await row(altered)).toMatchObject({ name: 'altered by hand' });
-    expect(await reconcileTenant(options(true), a.id)).toEqual({ orgId: a.id, checked: 20, inserted: 0, updated: 1, tombstoned: 0, removed: 0 });
+    expect(await reconcileTenant(options(true), users, a.id)).toEqual({ orgId: a.id, entityType: 'USER', checked: 20, inserted: 0, updated: 1, tombstoned: 0, removed: 0 });
     expect(await row(altered)).toMatchObject({ name: 'User 3 v2' });
-    expect(await reconcileTenant(options(true), a.id)).toEqual({ orgId: a.id, checked: 20, inserted: 0, updated: 0, tombstoned: 0, removed: 0 });
+    expect(await reconcileTenant(options(true), users, a.id)).toEqual({ orgId: a.id, entityType: 'USER', checked: 20, inserted: 0, updated: 0, tombstoned: 0, removed: 0 });
     expect(await copyState(a.id)).toEqual(await sourceState(a.id));
   });
 
-  it('lists every tenant the copy holds rows for, across RLS, and nothing else', async () => {
-    const stray = randomUUID();
+  it('repairs teams the same way, from their own listing into their own table', async () => {
+    const [kept, gone] = (await sourceAdmin`INSERT INTO teams (org_id, name) VALUES (${a.id}, 'Kept'), (${a.id}, 'Gone') RETURNING id`).map((r) => r.id as string) as [string, string];
+    await sourceAdmin`DELETE FROM teams WHERE id = ${gone}`;
+    const ghost = randomUUID();
+    await consumerAdmin`INSERT INTO synced_teams (org_id, id, name, version) VALUES (${a.id}, ${ghost}, 'Ghost', 7)`;
+    await consumerAdmin`INSERT INTO synced_teams (org_id, id, name, version) VALUES (${a.id}, ${kept}, 'Forged', 99)`;
+
+    expect(await reconcileTenant(options(), teams, a.id)).toEqual({ orgId: a.id, entityType: 'TEAM', checked: 3, inserted: 0, updated: 1, tombstoned: 1, removed: 1 });
+    const copied = await consumerAdmin`SELECT id, name, version::int AS version, deleted_at IS NOT NULL AS deleted FROM synced_teams WHERE org_id = ${a.id} ORDER BY name`;
+    expect(copied.map((r) => ({ ...r }))).toEqual([
+      { id: kept, name: 'Kept', version: 1, deleted: false },
+      { id: gone, name: null, version: 2, deleted: true },
+    ]);
+    // The users' table of the tenant is not touched by the teams' reconciliation.
+    expect(await consumerAdmin`SELECT 1 FROM synced_users WHERE id = ANY(${[kept, gone, ghost]})`).toHaveLength(0);
+  });
+
+  it('lists every tenant the copy holds rows for in any synced table, across RLS, and nothing else', async () => {
+    const [stray, teamsOnly] = [randomUUID(), randomUUID()];
     await consumerAdmin`INSERT INTO synced_users (org_id, id, name, email, version) VALUES (${stray}, ${randomUUID()}, 'Stray', 'stray@x.test', 1)`;
+    await consumerAdmin`INSERT INTO synced_teams (org_id, id, name, version) VALUES (${teamsOnly}, ${randomUUID()}, 'Stray team', 1)`;
     try {
       const tenants = await tenantsWithSyncedData(db);
-      expect(tenants).toContain(a.id);
       expect(tenants).toContain(stray);
-      const held = (await consumerAdmin`SELECT DISTINCT org_id FROM synced_users`).map((r) => r.org_id as string);
+      expect(tenants).toContain(teamsOnly);
+      const held = (await consumerAdmin`SELECT org_id FROM synced_users UNION SELECT org_id FROM synced_teams`).map((r) => r.org_id as string);
       expect([...tenants].sort()).toEqual(held.sort());
     } finally {
       await consumerAdmin`DELETE FROM synced_users WHERE org_id = ${stray}`;
+      await consumerAdmin`DELETE FROM synced_teams WHERE org_id = ${teamsOnly}`;
     }
   });
 
-  it('skips an organisation the source does not know as active', async () => {
-    expect(await reconcileTenant(options(), suspended.id)).toMatchObject({ skipped: expect.stringContaining('not active') });
+  it('skips an organisation the source does not serve, and removes nothing of it', async () => {
+    const held = randomUUID();
+    await consumerAdmin`INSERT INTO synced_users (org_id, id, name, email, version) VALUES (${suspended.id}, ${held}, 'Held', 'held@x.test', 1)`;
+    try {
+      expect(await reconcileTenant(options(), users, suspended.id)).toMatchObject({ skipped: expect.stringContaining('not active') });
+      expect(await consumerAdmin`SELECT 1 FROM synced_users WHERE id = ${held}`).toHaveLength(1);
+    } finally {
+      await consumerAdmin`DELETE FROM synced_users WHERE id = ${held}`;
+    }
   });
 
   it('runs on demand from the CLI with a summary, and exits non-zero when the source cannot be reached', async () => {
@@ -140,7 +170,13 @@ describe('reconciliation against the real source', () => {
     const ok = await runCli(['--org', b.id], env);
     expect(ok.code).toBe(0);
     const summary = JSON.parse(ok.stdout.trim().split('\n').at(-1)!);
-    expect(summary).toMatchObject({ tenants: [{ orgId: b.id, inserted: 2, updated: 0, tombstoned: 0, removed: 0 }], failed: [] });
+    expect(summary).toMatchObject({
+      tenants: [
+        { orgId: b.id, entityType: 'USER', inserted: 2, updated: 0, tombstoned: 0, removed: 0 },
+        { orgId: b.id, entityType: 'TEAM', inserted: 0, updated: 0, tombstoned: 0, removed: 0 },
+      ],
+      failed: [],
+    });
     expect(await row(user?.id)).toMatchObject({ org_id: b.id, name: 'Cli' });
 
     const down = await runCli(['--org', b.id], { ...env, SOURCE_INTERNAL_URL: `https://localhost:${await freePort()}` });

@@ -7,6 +7,7 @@ import { connect } from 'node:tls';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics, type Producer } from '@tenant-sync/kafka';
 import { freePort } from '@tenant-sync/local-infra';
 import { certsDir, eventually, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
@@ -36,7 +37,8 @@ describe('consumer certificate reload', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'consumer-tls-reload-'));
   const files = { ca: path.join(dir, 'ca.crt'), cert: path.join(dir, 'consumer.crt'), key: path.join(dir, 'consumer.key') };
   const clientFiles = { cert: path.join(dir, 'consumer-client.crt'), key: path.join(dir, 'consumer-client.key') };
-  const topic = `tls-reload-${randomUUID()}`;
+  const topicTemplate = `tls-reload-${randomUUID()}-{type}`;
+  const topic = eventTopic(topicTemplate, 'USER');
   const kafka = createKafka({ brokers: infra.brokers, clientId: 'tls-reload-test', logger: pino({ level: 'silent' }) });
   const sourceDb = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
   const consumerDb = postgres(infra.consumerAdminUrl, { max: 1, onnotice: () => {} });
@@ -95,8 +97,7 @@ describe('consumer certificate reload', () => {
       {
         CONSUMER_DATABASE_URL: infra.consumerAppUrl,
         KAFKA_BROKERS: infra.brokers,
-        KAFKA_TOPIC: topic,
-        KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+        KAFKA_TOPIC_TEMPLATE: topicTemplate,
         KAFKA_GROUP_ID: `tls-reload-${randomUUID()}`,
         SOURCE_INTERNAL_URL: `https://localhost:${ports.internal}`,
         PUBLIC_PORT: String(ports.cache),

@@ -4,6 +4,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { eventTopic } from '@tenant-sync/contracts';
 import { certsDir, eventually, mintToken, readTopic, startSystem, testTenants, type RunningSystem } from '@tenant-sync/testing';
 
 const infra = inject('infra');
@@ -19,14 +20,13 @@ describe('observability of one change across the three apps', () => {
   let system: RunningSystem | undefined;
   const agent = new Agent({ connect: { ca: readFileSync(path.join(certsDir, 'ca.crt')) } });
   const consumerDb = postgres(infra.consumerAdminUrl, { max: 1, onnotice: () => {} });
-  const topic = `observability-${randomUUID()}`;
   const personal = { name: 'Trace Person', email: 'trace.person@a.test', phone: '+44 20 7946 0958' };
   const traceId = randomUUID().replaceAll('-', '');
   let userId = '';
   let token = '';
 
   beforeAll(async () => {
-    system = await startSystem(infra, { topic, env: { LOG_LEVEL: 'debug' } });
+    system = await startSystem(infra, { env: { LOG_LEVEL: 'debug' } });
     const ports = system.ports;
 
     token = await mintToken({ orgId: a.id, subject: a.admin });
@@ -68,7 +68,7 @@ describe('observability of one change across the three apps', () => {
   });
 
   it('follows the change by one trace id: Kafka header, consumer log, and the consumer fetch at the source', async () => {
-    const [message] = (await readTopic(infra.brokers, topic, 1)).filter((candidate) => candidate.key === userId);
+    const [message] = (await readTopic(infra.brokers, eventTopic(system!.topicTemplate, 'USER'), 1)).filter((candidate) => candidate.key === userId);
     expect(message?.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
 
     await eventually(async () => {

@@ -17,7 +17,7 @@ const config = configOrExit('relay', () => loadRelayConfig());
 const relayId = config.RELAY_ID ?? `${hostname()}-${process.pid}`;
 const logger = createLogger({ app: 'relay', level: config.LOG_LEVEL }).child({ relayId });
 const db = createRelayDatabase(config.RELAY_DATABASE_URL);
-const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger });
+const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger, security: config });
 const registry = createMetricsRegistry('relay');
 const metrics = createRelayMetrics(registry, () => pendingStats(db));
 const producer = createProducer(kafka);
@@ -36,7 +36,7 @@ const opsServer = buildOpsServer({
   },
 });
 await opsServer.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
-await waitForDependencies({ postgres: () => pingDatabase(db), kafka: brokersAnswer(config.KAFKA_BROKERS) }, logger);
+await waitForDependencies({ postgres: () => pingDatabase(db), kafka: brokersAnswer(config.KAFKA_BROKERS, { security: config }) }, logger);
 
 const relay = createRelay({
   db,

@@ -16,9 +16,15 @@ describe('loadConfig', () => {
   it('applies defaults and converts numbers', () => {
     const config = loadRelayConfig({ RELAY_BATCH_SIZE: '250' });
     expect(config.RELAY_BATCH_SIZE).toBe(250);
-    expect(config.KAFKA_TOPIC).toBe('user-events');
+    expect(config.KAFKA_TOPIC_TEMPLATE).toBe('{type}-events');
     expect(config.OPS_PORT).toBe(9102);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('refuses a topic template that would name every type\'s topic alike or a topic Kafka cannot hold', () => {
+    expect(() => loadRelayConfig({ KAFKA_TOPIC_TEMPLATE: 'events' })).toThrow(/KAFKA_TOPIC_TEMPLATE/);
+    expect(() => loadRelayConfig({ KAFKA_TOPIC_TEMPLATE: '{type}/events' })).toThrow(/KAFKA_TOPIC_TEMPLATE/);
+    expect(loadRelayConfig({ KAFKA_TOPIC_TEMPLATE: 'prod.{type}.events' }).KAFKA_TOPIC_TEMPLATE).toBe('prod.{type}.events');
   });
 
   it('names every bad variable in one error', () => {

@@ -25,7 +25,7 @@ export {
   Tombstone,
   VersionPage,
 } from './reference-api.ts';
-export { decodeCursor, encodeCursor, PageQuery, type PagePosition } from './page-cursor.ts';
+export { decodeCursor, encodeCursor, PageQuery, pageOf, type PagePosition } from './page-cursor.ts';
 export { continueTrace, parseTraceparent, type TraceContext } from './traceparent.ts';
 export { DeadLetterHeaders, isDeadLetterHeader } from './dead-letter.ts';
 export { CreateTeamBody, Team, TeamPage, UpdateTeamBody } from './team.ts';

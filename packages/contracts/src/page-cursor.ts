@@ -1,4 +1,7 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
+
+/** A page of a keyset-paginated listing of `item`s. */
+export const pageOf = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 
 /** Position after the last item of a page: the (created time, id) keyset of that item. */
 export interface PagePosition {

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { pageOf } from './page-cursor.ts';
 
 const uuid = Type.String({ format: 'uuid' });
 // PostgreSQL text cannot hold NUL: refused as input here rather than failing in the database.
@@ -31,5 +32,5 @@ export const UpdateTeamBody = Type.Object(
 export type UpdateTeamBody = Static<typeof UpdateTeamBody>;
 
 /** A page of a keyset-paginated listing of teams. */
-export const TeamPage = Type.Object({ items: Type.Array(Team), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+export const TeamPage = pageOf(Team);
 export type TeamPage = Static<typeof TeamPage>;

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { pageOf } from './page-cursor.ts';
 
 const uuid = Type.String({ format: 'uuid' });
 // PostgreSQL text cannot hold NUL: refused as input here rather than failing in the database.
@@ -35,9 +36,5 @@ export const UpdateUserBody = Type.Object(
 );
 export type UpdateUserBody = Static<typeof UpdateUserBody>;
 
-/** A page of a keyset-paginated listing. */
-export const UserPage = Type.Object({
-  items: Type.Array(User),
-  nextCursor: Type.Union([Type.String(), Type.Null()]),
-});
+export const UserPage = pageOf(User);
 export type UserPage = Static<typeof UserPage>;

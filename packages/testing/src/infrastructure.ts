@@ -7,7 +7,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type {} from 'vitest';
 import postgres from 'postgres';
-import { DEFAULT_ORG_ID, DEMO_ORG_ID } from '@tenant-sync/contracts';
+import { deadLetterTopic, DEFAULT_ORG_ID, DEMO_ORG_ID, eventTopic } from '@tenant-sync/contracts';
 import { developmentPasswords } from '@tenant-sync/config';
 import { APP_ROLES, dropDatabases, type AppRole, provisionDatabases, withDatabase } from '@tenant-sync/migrations';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
@@ -38,6 +38,9 @@ export interface TestInfrastructure {
   operatorUrl: string;
   consumerAppUrl: string;
   brokers: string;
+  /** This run's KAFKA_TOPIC_TEMPLATE: its topics of every type are its own. */
+  topicTemplate: string;
+  /** The users' events topic of that template, and its dead-letter topic. */
   topic: string;
   dlqTopic: string;
 }
@@ -95,17 +98,21 @@ export async function startTestInfrastructure(): Promise<{ infra: TestInfrastruc
     stops.push(() => dropDatabases(adminUrl, [sourceDatabase, consumerDatabase]));
     await seedTenants(withDatabase(adminUrl, sourceDatabase));
 
-    const topic = `user-events-${runId}`;
-    const dlqTopic = `${topic}.dlq`;
+    const topicTemplate = `test-${runId}-{type}-events`;
+    const [topic, teamTopic] = [eventTopic(topicTemplate, 'USER'), eventTopic(topicTemplate, 'TEAM')];
+    const dlqTopic = deadLetterTopic(topic);
     const kafka = createKafka({ brokers, clientId: 'tenant-sync-tests', logger: pino({ level: 'error' }) });
-    await ensureTopics(kafka, [
+    const topics = [
       { topic, numPartitions: 3 },
       { topic: dlqTopic, numPartitions: 1 },
-    ]);
+      { topic: teamTopic, numPartitions: 3 },
+      { topic: deadLetterTopic(teamTopic), numPartitions: 1 },
+    ];
+    await ensureTopics(kafka, topics);
     stops.push(async () => {
       const admin = kafka.admin();
       await admin.connect();
-      await admin.deleteTopics({ topics: [topic, dlqTopic] }).finally(() => admin.disconnect());
+      await admin.deleteTopics({ topics: topics.map((spec) => spec.topic) }).finally(() => admin.disconnect());
     });
 
     return {
@@ -122,6 +129,7 @@ export async function startTestInfrastructure(): Promise<{ infra: TestInfrastruc
         operatorUrl: appRoleUrl(adminUrl, 'tenant_operator', sourceDatabase),
         consumerAppUrl: appRoleUrl(adminUrl, 'consumer_app', consumerDatabase),
         brokers,
+        topicTemplate,
         topic,
         dlqTopic,
       },

@@ -4,6 +4,8 @@ import { startApp, type AppProcess } from './app-process.ts';
 import type { TestInfrastructure } from './infrastructure.ts';
 
 export interface RunningSystem {
+  /** The system's KAFKA_TOPIC_TEMPLATE; `eventTopic(topicTemplate, 'USER')` is its users' topic. */
+  topicTemplate: string;
   /** Where the listeners are: source public (:8001), source internal (:8441), consumer cache (:8002). */
   ports: { public: number; internal: number; cache: number };
   source: AppProcess;
@@ -15,11 +17,10 @@ export interface RunningSystem {
 
 export interface SystemOptions {
   /**
-   * The topic of the references; a new one by default, so this system's consumer (which reads
-   * from the beginning) never replays what earlier tests published.
+   * The topics of the references (KAFKA_TOPIC_TEMPLATE); new ones by default, so this system's
+   * consumer (which reads from the beginning) never replays what earlier tests published.
    */
-  topic?: string;
-  dlqTopic?: string;
+  topicTemplate?: string;
   /** Variables every app gets on top of its wiring (e.g. `LOG_LEVEL`). */
   env?: Record<string, string>;
 }
@@ -29,10 +30,9 @@ export interface SystemOptions {
  * to the test run's databases (as their own roles) and Kafka, with a consumer group of their own.
  */
 export async function startSystem(infra: TestInfrastructure, options: SystemOptions = {}): Promise<RunningSystem> {
-  const { topic = `${infra.topic}-${randomUUID()}`, env = {} } = options;
-  const dlqTopic = options.dlqTopic ?? `${topic}.dlq`;
+  const { topicTemplate = `system-${randomUUID()}-{type}-events`, env = {} } = options;
   const [publicPort, internalPort, cachePort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const kafka = { KAFKA_BROKERS: infra.brokers, KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: dlqTopic };
+  const kafka = { KAFKA_BROKERS: infra.brokers, KAFKA_TOPIC_TEMPLATE: topicTemplate };
   const started: AppProcess[] = [];
   try {
     const source = await startApp(
@@ -57,6 +57,7 @@ export async function startSystem(infra: TestInfrastructure, options: SystemOpti
     );
     started.push(consumer);
     return {
+      topicTemplate,
       ports: { public: publicPort, internal: internalPort, cache: cachePort },
       source,
       relay,
