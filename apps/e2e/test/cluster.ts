@@ -150,7 +150,7 @@ async function run(): Promise<Result> {
   const faults: Record<string, FaultReport> = {};
   const observe = async (name: string, faultAt: number, details: Record<string, unknown> = {}) => {
     await sleep(Math.max(0, faultAt + faultWindowMs - Date.now()));
-    faults[name] = { ...(await heldUp(load, faultAt, normalMs)), ...details };
+    faults[name] = { ...(await heldUp(load, faultAt, normalMs)), ...details, errors_logged: errorsLogged([...running], faultAt, faultAt + faultWindowMs) };
     log(`${name}: the writes it held up were published ${faults[name].published_s} s and in the copy ${faults[name].resume_s} s after the kill`, faults[name]);
   };
 
@@ -175,8 +175,16 @@ async function run(): Promise<Result> {
   log('kill -9 relay 1');
   const relayKilledAt = Date.now();
   await kill(relays[0]!);
-  const orphaned = await leased();
-  await observe('relay', relayKilledAt, { leased_rows_left: orphaned });
+  const orphans = (await sourceAdmin<Array<{ id: string }>>`SELECT id FROM outbox WHERE lease_owner = 'cluster-relay-1' AND lease_until > now()`).map((row) => row.id);
+  let orphansPublishedAt: number | undefined;
+  const orphansWatch = orphans.length === 0 ? Promise.resolve() : waitFor('the rows relay 1 leased to be published by the other relay', async () => {
+    const [left] = await sourceAdmin<[{ count: number }]>`SELECT count(*)::int AS count FROM outbox WHERE id = ANY(${orphans}::bigint[])`;
+    return left.count === 0;
+  }, faultWindowMs + 30_000, 200).then(() => (orphansPublishedAt = Date.now()), (error: unknown) => log((error as Error).message));
+  await observe('relay', relayKilledAt, { leased_rows_left: orphans.length });
+  await orphansWatch;
+  faults.relay!.leased_rows_published_s = orphansPublishedAt === undefined ? null : seconds(orphansPublishedAt - relayKilledAt);
+  log(`the ${orphans.length} rows relay 1 held were published ${faults.relay!.leased_rows_published_s} s after its kill`);
   relays[0] = await startRelay('cluster-relay-1');
   await sleep(10_000);
 
@@ -201,9 +209,6 @@ async function run(): Promise<Result> {
   const busOrder = await busRegressions(admin, cluster.brokers, topic);
   const deadLetters = await deadLetterCount(admin);
   log('details', { copy, copyOrder, busOrder, faults, entities: load.entities.size, failed_requests: load.failures.length });
-  for (const app of running) {
-    for (const line of app.logLines().filter((entry) => Number(entry.level) >= 50).slice(0, 3)) log(`${app.name} logged an error`, line);
-  }
 
   const outOfOrder = copyOrder.backwards + busOrder.backwards + busOrder.splitKeys;
   const result: Result = {
@@ -246,6 +251,21 @@ async function topicLayout(admin: Admin) {
 function mostLeaders(nodes: KafkaClusterNode[], layout: Array<{ leader: number }>): KafkaClusterNode {
   const led = (node: KafkaClusterNode) => layout.filter((partition) => partition.leader === node.id).length;
   return nodes.reduce((most, node) => (led(node) > led(most) ? node : most));
+}
+
+/** Per app, the error lines logged in [from, to): how many, the first message and when the last came (s after `from`). */
+function errorsLogged(apps: AppProcess[], from: number, to: number): Record<string, { count: number; first: string; last_s: number }> {
+  const summary: Record<string, { count: number; first: string; last_s: number }> = {};
+  for (const app of apps) {
+    for (const line of app.logLines()) {
+      const at = Date.parse(String(line.time));
+      if (Number(line.level) < 50 || !(at >= from && at < to)) continue;
+      const entry = (summary[app.name] ??= { count: 0, first: String(line.msg ?? '').slice(0, 160), last_s: 0 });
+      entry.count += 1;
+      entry.last_s = Math.max(entry.last_s, seconds(at - from));
+    }
+  }
+  return summary;
 }
 
 const percentile = (values: number[], share: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * share))] ?? 0;
