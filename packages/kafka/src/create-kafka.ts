@@ -1,5 +1,6 @@
 import { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Logger } from 'pino';
+import { securityProperties, type KafkaSecuritySettings } from './security.ts';
 
 export type Kafka = KafkaJS.Kafka;
 export type Producer = KafkaJS.Producer;
@@ -15,15 +16,21 @@ export interface KafkaOptions {
   brokers: string;
   clientId: string;
   logger: Logger;
+  /** TLS, SASL and pass-through properties (an app's config); plaintext without. */
+  security?: KafkaSecuritySettings | undefined;
 }
 
-/** A Kafka client (librdkafka underneath) that logs through pino. */
-export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka {
+/**
+ * A Kafka client (librdkafka underneath) that logs through pino. The KAFKA_PROP_<name>
+ * pass-through may change the tuning below; what a producer or consumer sets for itself wins.
+ */
+export function createKafka({ brokers, clientId, logger, security }: KafkaOptions): Kafka {
   return new KafkaJS.Kafka({
     // A broker that comes back is found within a second, not after librdkafka's default 10 s
     // ceiling: clients resume promptly after a broker restart (docs/consumer.md).
     'reconnect.backoff.ms': 100,
     'reconnect.backoff.max.ms': 1_000,
+    ...securityProperties(security),
     kafkaJS: {
       brokers: brokers.split(',').map((broker) => broker.trim()),
       clientId,

@@ -14,3 +14,5 @@ export { ensureEventTopics, ensureTopics, type EventTopicSettings, type TopicSpe
 export { kafkaReadiness, type KafkaReadiness } from './readiness.ts';
 export { flattenHeaders, readFromOffsets, type OffsetRange, type StoredMessage } from './read-from-offsets.ts';
 export { brokersAnswer, type BrokersAnswerOptions } from './brokers-answer.ts';
+export { securityProperties, type KafkaSecuritySettings } from './security.ts';
+export { aclCommandArgs, readerGroupPrefix, tenantSyncAcls, type AclOperation, type AclPlanOptions, type AclPrincipals, type AclRule } from './acls.ts';

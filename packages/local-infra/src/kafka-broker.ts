@@ -83,6 +83,8 @@ export interface KafkaBrokerOptions {
   logFile: string;
   /** A SASL_SSL listener with users and ACLs instead of PLAINTEXT; see `SecuredListener`. */
   secured?: SecuredListener | undefined;
+  /** How long the broker may take to accept connections (2 minutes: a loaded machine's JVM starts slowly). */
+  startTimeoutMs?: number | undefined;
 }
 
 /**
@@ -144,30 +146,33 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
   const child = spawn('java', [...jvm, '-cp', classpath, 'kafka.Kafka', properties], { stdio: ['ignore', out, out] });
   let exited = false;
   child.once('exit', () => (exited = true));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (exited) return resolve();
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => {
+        clearTimeout(killer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
 
-  await waitFor(
-    `the Kafka broker on 127.0.0.1:${options.port} (log: ${options.logFile})`,
-    async () => {
-      if (exited) throw new KafkaToolingError(`the Kafka broker exited during start; see ${options.logFile}`);
-      return isPortOpen(options.port);
-    },
-    60_000,
-  );
+  try {
+    await waitFor(
+      `the Kafka broker on 127.0.0.1:${options.port} (log: ${options.logFile})`,
+      async () => {
+        if (exited) throw new KafkaToolingError(`the Kafka broker exited during start; see ${options.logFile}`);
+        return isPortOpen(options.port);
+      },
+      options.startTimeoutMs ?? 120_000,
+    );
+  } catch (error) {
+    // A broker that did not come up in time is not left running behind the caller.
+    await stop();
+    throw error;
+  }
 
-  return {
-    brokers: `127.0.0.1:${options.port}`,
-    process: child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (exited) return resolve();
-        const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        child.once('exit', () => {
-          clearTimeout(killer);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
+  return { brokers: `127.0.0.1:${options.port}`, process: child, stop };
 }
 
 function serverProperties(port: number, controllerPort: number, logDirs: string, secured?: string[]): string {
