@@ -1,10 +1,13 @@
 import net from 'node:net';
 import { KafkaJS } from '@confluentinc/kafka-javascript';
+import { securityProperties, type KafkaSecuritySettings } from './security.ts';
 
 export interface BrokersAnswerOptions {
   /** Also wait until the coordinator of this consumer group answers (consumers only). */
   group?: string;
   timeoutMs?: number;
+  /** The app's Kafka security settings: the check connects as the app does. */
+  security?: KafkaSecuritySettings | undefined;
 }
 
 /**
@@ -15,7 +18,7 @@ export interface BrokersAnswerOptions {
  * check asks with a client of its own whose log lines go nowhere but to this check, and it
  * opens no Kafka client at all while no broker port accepts connections.
  */
-export function brokersAnswer(brokers: string, { group, timeoutMs = 5_000 }: BrokersAnswerOptions = {}): () => Promise<void> {
+export function brokersAnswer(brokers: string, { group, timeoutMs = 5_000, security }: BrokersAnswerOptions = {}): () => Promise<void> {
   const addresses = brokers.split(',').map((broker) => broker.trim()).filter(Boolean);
   return async () => {
     const open = await Promise.all(addresses.map((address) => portOpen(address, timeoutMs)));
@@ -32,7 +35,7 @@ export function brokersAnswer(brokers: string, { group, timeoutMs = 5_000 }: Bro
       namespace: () => logger,
       setLogLevel: () => {},
     };
-    const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: addresses, clientId: 'tenant-sync-startup', logger, logLevel: KafkaJS.logLevel.DEBUG } });
+    const kafka = new KafkaJS.Kafka({ ...securityProperties(security), kafkaJS: { brokers: addresses, clientId: 'tenant-sync-startup', logger, logLevel: KafkaJS.logLevel.DEBUG } });
     const admin = kafka.admin();
     const producer = kafka.producer({ debug: 'eos', kafkaJS: { idempotent: true, acks: -1 } });
     let timer: NodeJS.Timeout | undefined;
