@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type postgres from 'postgres';
 import { Pool } from 'undici';
 import { freePort } from '@tenant-sync/local-infra';
@@ -47,6 +48,12 @@ async function postUsers(pool: Pool, token: string, seconds: number): Promise<nu
         body: JSON.stringify({ name: `Bench ${n}-${i}`, email: `bench-${n}-${i}-${Date.now()}@example.com` }),
       });
       await response.body.dump();
+      // 503: the source sheds load on a busy machine; the request was refused, not failed, and
+      // only created users count.
+      if (response.statusCode === 503) {
+        await sleep(10);
+        continue;
+      }
       if (response.statusCode !== 201) throw new Error(`POST /users answered ${response.statusCode}`);
       created += 1;
     }

@@ -18,7 +18,8 @@ import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
 export function createRelayDatabase(url: string, applicationName = 'relay') {
   return createDatabase<SourceDatabase>({
     url,
-    poolSize: 2,
+    // A claim beside the deletes of the batches in flight (`BATCHES_IN_FLIGHT`), never queued behind them.
+    poolSize: 3,
     applicationName,
     settings: { plan_cache_mode: 'force_custom_plan', random_page_cost: '1.1', synchronous_commit: 'off' },
   });
