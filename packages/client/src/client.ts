@@ -1,15 +1,17 @@
 import { decodeJwt } from 'jose';
 import { Agent, request, type Dispatcher } from 'undici';
-import { isOrgId, TENANT_HEADER, type CreateUserBody, type UpdateUserBody, type User } from '@tenant-sync/contracts';
+import { isOrgId, TENANT_HEADER } from '@tenant-sync/contracts';
+import { collectionCalls, type Api, type Method, type Send } from './collection.ts';
 import { InvalidOrgIdError, InvalidResponseError, TenantMismatchError, TenantSyncApiError, type ApiErrorBody } from './errors.ts';
+import { syncedTypes, type CollectionMethods } from './synced-types.ts';
 
 /** A bearer token, or a function that returns the current one (called before every request). */
 export type TokenSource = string | (() => string | Promise<string>);
 
 export interface TenantSyncClientOptions {
-  /** The public users API, e.g. `https://localhost:8001`. */
+  /** The public API, e.g. `https://localhost:8001`. */
   baseUrl: string;
-  /** The consumer's cache API, e.g. `https://localhost:8002`; needed only for `listCachedUsers`. */
+  /** The consumer's cache API, e.g. `https://localhost:8002`; needed only for the `listCached…` and `cached…` calls. */
   cacheUrl?: string | undefined;
   /** PEM of the CA that signs the servers' certificates; the system's CAs when omitted. */
   ca?: string | Buffer | undefined;
@@ -20,26 +22,8 @@ export interface TenantSyncClientOptions {
   dispatcher?: Dispatcher | undefined;
 }
 
-export interface PageOptions {
-  limit?: number | undefined;
-  cursor?: string | undefined;
-}
-
-export interface UserPage {
-  items: User[];
-  nextCursor: string | null;
-}
-
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-
-/**
- * A typed client of the public users API (:8001) and the cache API (:8002). Every call names
- * the org it acts for; before anything is sent the client checks that it is a UUID and the
- * `org_id` of the token it holds, and sends it as `X-Tenant-ID`. Every item a response carries
- * must belong to that org, or the whole call fails: nothing of another tenant, or of none, is
- * ever returned. The token is decoded, not verified — the server verifies it.
- */
-export class TenantSyncClient {
+/** The client's own part: its options, the checks before a request and the request; `collectionCalls` adds the calls. */
+class Client {
   readonly #baseUrl: URL;
   readonly #cacheUrl: URL | undefined;
   readonly #token: TokenSource;
@@ -55,47 +39,8 @@ export class TenantSyncClient {
     this.#ownsDispatcher = !options.dispatcher;
     // rejectUnauthorized stays at its default (true): the server certificate and its name are verified.
     this.#dispatcher = options.dispatcher ?? new Agent({ connect: options.ca ? { ca: options.ca } : {} });
-  }
-
-  /** Creates a user in `orgId` (the token's subject must be its `tenant_admin`). */
-  async createUser(orgId: string, user: CreateUserBody): Promise<User> {
-    return ownUser(orgId, await this.#send(this.#baseUrl, orgId, 'POST', '/users', user));
-  }
-
-  /** One user of `orgId`; a `TenantSyncApiError` with status 404 when it is not there (or is another tenant's). */
-  async getUser(orgId: string, id: string): Promise<User> {
-    return ownUser(orgId, await this.#send(this.#baseUrl, orgId, 'GET', `/users/${encodeURIComponent(id)}`));
-  }
-
-  /** One page of the users of `orgId`. */
-  async listUsers(orgId: string, page: PageOptions = {}): Promise<UserPage> {
-    return ownPage(orgId, await this.#send(this.#baseUrl, orgId, 'GET', `/users${pageQuery(page)}`));
-  }
-
-  /** Every user of `orgId`, fetched page by page as the iteration proceeds. */
-  users(orgId: string, pageSize = 100): AsyncGenerator<User> {
-    return paginate((cursor) => this.listUsers(orgId, { limit: pageSize, cursor }));
-  }
-
-  /** Changes some fields of a user of `orgId`. */
-  async updateUser(orgId: string, id: string, changes: UpdateUserBody): Promise<User> {
-    return ownUser(orgId, await this.#send(this.#baseUrl, orgId, 'PATCH', `/users/${encodeURIComponent(id)}`, changes));
-  }
-
-  /** Deletes a user of `orgId`. */
-  async deleteUser(orgId: string, id: string): Promise<void> {
-    await this.#send(this.#baseUrl, orgId, 'DELETE', `/users/${encodeURIComponent(id)}`);
-  }
-
-  /** One page of the users of `orgId` as the consumer has synced them. */
-  async listCachedUsers(orgId: string, page: PageOptions = {}): Promise<UserPage> {
-    if (!this.#cacheUrl) throw new Error('listCachedUsers needs the cacheUrl option');
-    return ownPage(orgId, await this.#send(this.#cacheUrl, orgId, 'GET', `/cache/users${pageQuery(page)}`));
-  }
-
-  /** Every synced user of `orgId`, page by page. */
-  cachedUsers(orgId: string, pageSize = 100): AsyncGenerator<User> {
-    return paginate((cursor) => this.listCachedUsers(orgId, { limit: pageSize, cursor }));
+    const send: Send = (api, orgId, method, path, body) => this.#send(api, orgId, method, path, body);
+    for (const [entity, { collection }] of Object.entries(syncedTypes)) Object.assign(this, collectionCalls(entity, collection, send));
   }
 
   /** Closes the connections of the client's own Agent. */
@@ -103,7 +48,9 @@ export class TenantSyncClient {
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
-  async #send(base: URL, orgId: string, method: Method, path: string, body?: object): Promise<unknown> {
+  async #send(api: Api, orgId: string, method: Method, path: string, body?: object): Promise<unknown> {
+    const base = api === 'cache' ? this.#cacheUrl : this.#baseUrl;
+    if (!base) throw new Error(`${method} ${path}: the cache API needs the cacheUrl option`);
     const tenant = await this.#authorise(orgId);
     const response = await request(new URL(path, base), {
       method,
@@ -144,39 +91,17 @@ export class TenantSyncClient {
   }
 }
 
-function pageQuery({ limit, cursor }: PageOptions): string {
-  const query = new URLSearchParams();
-  if (limit !== undefined) query.set('limit', String(limit));
-  if (cursor) query.set('cursor', cursor);
-  const text = query.toString();
-  return text ? `?${text}` : '';
-}
-
-async function* paginate(fetchPage: (cursor: string | undefined) => Promise<UserPage>): AsyncGenerator<User> {
-  let cursor: string | undefined;
-  do {
-    const page = await fetchPage(cursor);
-    yield* page.items;
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-}
-
-/** `value` as a user of `orgId`, or an error: an item without that org id is never handed out. */
-function ownUser(orgId: string, value: unknown): User {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidResponseError('expected a user object');
-  const item = value as Record<string, unknown>;
-  if (!isOrgId(item.orgId)) throw new InvalidResponseError('a user in the response has no valid orgId');
-  if (item.orgId.toLowerCase() !== orgId.toLowerCase()) throw new InvalidResponseError('a user in the response belongs to another org');
-  if (typeof item.id !== 'string') throw new InvalidResponseError('a user in the response has no id');
-  return item as unknown as User;
-}
-
-function ownPage(orgId: string, value: unknown): UserPage {
-  const page = value as { items?: unknown; nextCursor?: unknown } | null;
-  if (!page || !Array.isArray(page.items)) throw new InvalidResponseError('expected a page {items, nextCursor}');
-  if (page.nextCursor !== null && typeof page.nextCursor !== 'string') throw new InvalidResponseError('nextCursor must be a string or null');
-  return { items: page.items.map((item) => ownUser(orgId, item)), nextCursor: page.nextCursor };
-}
+/**
+ * A typed client of the public API (:8001) and the cache API (:8002), with the calls of every
+ * type in `syncedTypes` (`createUser`, `listCachedTeams`, …). Every call names the org it acts
+ * for; before anything is sent the client checks that it is a UUID and the `org_id` of the token
+ * it holds, and sends it as `X-Tenant-ID`. Every item a response carries must belong to that org,
+ * or the whole call fails: nothing of another tenant, or of none, is ever returned. The token is
+ * decoded, not verified — the server verifies it.
+ */
+export type TenantSyncClient = Client & CollectionMethods;
+/** `new TenantSyncClient(options)`: a client with the calls of every synced type. */
+export const TenantSyncClient = Client as new (options: TenantSyncClientOptions) => TenantSyncClient;
 
 function parseErrorBody(text: string): ApiErrorBody | undefined {
   try {

@@ -4,12 +4,14 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOrgIdError, InvalidResponseError, TenantMismatchError, TenantSyncApiError, TenantSyncClient } from '../src/index.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { Team, TeamPage, User, UserPage } from '@tenant-sync/contracts';
+import { InvalidOrgIdError, InvalidResponseError, syncedTypes, TenantMismatchError, TenantSyncApiError, TenantSyncClient } from '../src/index.ts';
 
 const orgA = '00000000-0000-0000-0000-000000000000';
 const orgB = '11111111-1111-1111-1111-111111111111';
 const userId = '5d7a0a36-52c7-4c1d-9b8e-1f9d5cf2f3a0';
+const teamId = '7c3e1b52-0d4f-4a8e-9a61-2b5f0e9d8c17';
 const certsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../certs');
 
 /** The client decodes, never verifies: a JWT-shaped string with the claims is all it needs. */
@@ -27,6 +29,44 @@ const user = (orgId: unknown, id = userId) => ({
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
 });
+
+const team = (orgId: unknown, id = teamId) => ({
+  id,
+  orgId,
+  name: 'Platform',
+  description: null,
+  version: 1,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+});
+
+/** Every item of an iteration; the iterators are lazy, so this is what makes them send. */
+const drain = async <T>(items: AsyncIterable<T>) => {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+};
+
+/** Every call of the client, by name, acting for `orgId`: the refusals must hold for each. */
+const everyCall = (client: TenantSyncClient, orgId: string): Record<string, () => Promise<unknown>> => ({
+  createUser: () => client.createUser(orgId, { name: 'Eve', email: 'eve@a.test' }),
+  getUser: () => client.getUser(orgId, userId),
+  listUsers: () => client.listUsers(orgId),
+  users: () => drain(client.users(orgId)),
+  updateUser: () => client.updateUser(orgId, userId, { name: 'Eve' }),
+  deleteUser: () => client.deleteUser(orgId, userId),
+  listCachedUsers: () => client.listCachedUsers(orgId),
+  cachedUsers: () => drain(client.cachedUsers(orgId)),
+  createTeam: () => client.createTeam(orgId, { name: 'Intruders' }),
+  getTeam: () => client.getTeam(orgId, teamId),
+  listTeams: () => client.listTeams(orgId),
+  teams: () => drain(client.teams(orgId)),
+  updateTeam: () => client.updateTeam(orgId, teamId, { name: 'Intruders' }),
+  deleteTeam: () => client.deleteTeam(orgId, teamId),
+  listCachedTeams: () => client.listCachedTeams(orgId),
+  cachedTeams: () => drain(client.cachedTeams(orgId)),
+});
+const callNames = Object.keys(everyCall({} as TenantSyncClient, orgA));
 
 interface Seen {
   method: string;
@@ -68,14 +108,12 @@ describe('TenantSyncClient', () => {
 
   describe('refuses before sending anything', () => {
     it.each(['', 'default', "' OR 1=1 --", `${orgA}x`, '00000000-0000-0000-0000-00000000000g'])('an org id that is not a UUID: %j', async (orgId) => {
-      await expect(client.listUsers(orgId)).rejects.toBeInstanceOf(InvalidOrgIdError);
-      await expect(client.createUser(orgId, { name: 'Eve', email: 'eve@a.test' })).rejects.toBeInstanceOf(InvalidOrgIdError);
+      for (const call of Object.values(everyCall(client, orgId))) await expect(call()).rejects.toBeInstanceOf(InvalidOrgIdError);
       expect(seen).toEqual([]);
     });
 
-    it('an org id that is not the org of its token', async () => {
-      await expect(client.getUser(orgB, userId)).rejects.toBeInstanceOf(TenantMismatchError);
-      await expect(client.listCachedUsers(orgB)).rejects.toBeInstanceOf(TenantMismatchError);
+    it.each(callNames)('an org id that is not the org of its token, on %s', async (name) => {
+      await expect(everyCall(client, orgB)[name]!()).rejects.toBeInstanceOf(TenantMismatchError);
       expect(seen).toEqual([]);
     });
 
@@ -85,11 +123,30 @@ describe('TenantSyncClient', () => {
       ['a string that is not a JWT', 'not-a-jwt'],
     ])('%s', async (_name, token) => {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const bad = new TenantSyncClient({ baseUrl: url, token });
-      await expect(bad.listUsers(orgA)).rejects.toBeInstanceOf(TenantMismatchError);
+      const bad = new TenantSyncClient({ baseUrl: url, cacheUrl: url, token });
+      for (const call of Object.values(everyCall(bad, orgA))) await expect(call()).rejects.toBeInstanceOf(TenantMismatchError);
       await bad.close();
       expect(seen).toEqual([]);
     });
+
+    it('a cache call of a client without the cacheUrl option', async () => {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const publicOnly = new TenantSyncClient({ baseUrl: url, token: tokenA });
+      await expect(publicOnly.listCachedTeams(orgA)).rejects.toThrow(/cacheUrl/);
+      await expect(drain(publicOnly.cachedUsers(orgA))).rejects.toThrow(/cacheUrl/);
+      await publicOnly.close();
+      expect(seen).toEqual([]);
+    });
+  });
+
+  it('has the eight calls of every declared type, and each is exercised here', () => {
+    const own = Object.keys(client).filter((key) => typeof (client as unknown as Record<string, unknown>)[key] === 'function');
+    expect(own.toSorted()).toEqual(callNames.toSorted());
+    expect(own).toHaveLength(8 * Object.keys(syncedTypes).length);
+    expectTypeOf(client.listTeams).returns.resolves.toEqualTypeOf<TeamPage>();
+    expectTypeOf(client.listCachedUsers).returns.resolves.toEqualTypeOf<UserPage>();
+    expectTypeOf(client.updateTeam).returns.resolves.toEqualTypeOf<Team>();
+    expectTypeOf(client.cachedUsers).returns.toEqualTypeOf<AsyncGenerator<User>>();
   });
 
   it('sends the token and X-Tenant-ID, and returns the own tenant data', async () => {
@@ -98,6 +155,19 @@ describe('TenantSyncClient', () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ method: 'GET', url: `/users/${userId}` });
     expect(seen[0]?.headers).toMatchObject({ authorization: `Bearer ${tokenA}`, 'x-tenant-id': orgA });
+  });
+
+  it('sends X-Tenant-ID on the team calls too, to the team routes', async () => {
+    answer = ({ url }) => ({ status: 200, body: url.startsWith('/teams/') ? team(orgA) : { items: [team(orgA)], nextCursor: null } });
+    await expect(client.getTeam(orgA.toUpperCase(), teamId)).resolves.toEqual(team(orgA));
+    await expect(client.listTeams(orgA, { limit: 5 })).resolves.toEqual({ items: [team(orgA)], nextCursor: null });
+    await expect(client.listCachedTeams(orgA)).resolves.toEqual({ items: [team(orgA)], nextCursor: null });
+    expect(seen.map(({ method, url }) => ({ method, url }))).toEqual([
+      { method: 'GET', url: `/teams/${teamId}` },
+      { method: 'GET', url: '/teams?limit=5' },
+      { method: 'GET', url: '/cache/teams' },
+    ]);
+    for (const entry of seen) expect(entry.headers).toMatchObject({ authorization: `Bearer ${tokenA}`, 'x-tenant-id': orgA });
   });
 
   it('asks the token source before every request, so rotated tokens are used', async () => {
@@ -125,6 +195,21 @@ describe('TenantSyncClient', () => {
     expect(seen[0]?.headers['content-type']).toBe('application/json');
   });
 
+  it('sends team bodies as JSON, and ids as one path segment', async () => {
+    answer = ({ method }) => (method === 'DELETE' ? { status: 204 } : { status: method === 'POST' ? 201 : 200, body: team(orgA) });
+    await client.createTeam(orgA, { name: 'Platform', description: 'keeps the lights on' });
+    await client.updateTeam(orgA, teamId, { description: null });
+    await expect(client.deleteTeam(orgA, teamId)).resolves.toBeUndefined();
+    await expect(client.deleteTeam(orgA, '../users/x?y')).resolves.toBeUndefined();
+    expect(seen.map(({ method, url, body }) => ({ method, url, body }))).toEqual([
+      { method: 'POST', url: '/teams', body: '{"name":"Platform","description":"keeps the lights on"}' },
+      { method: 'PATCH', url: `/teams/${teamId}`, body: '{"description":null}' },
+      { method: 'DELETE', url: `/teams/${teamId}`, body: '' },
+      { method: 'DELETE', url: '/teams/..%2Fusers%2Fx%3Fy', body: '' },
+    ]);
+    expect(seen[0]?.headers['content-type']).toBe('application/json');
+  });
+
   describe('never returns data without the caller org id', () => {
     it.each([
       ['a user without orgId', user(undefined)],
@@ -144,6 +229,34 @@ describe('TenantSyncClient', () => {
       await expect(client.listCachedUsers(orgA)).rejects.toBeInstanceOf(InvalidResponseError);
     });
 
+    it.each([
+      ['a team without orgId', team(undefined)],
+      ['a team of another org', team(orgB)],
+      ['a team whose orgId is not a UUID', team('default')],
+      ['a team without id', { ...team(orgA), id: undefined }],
+      ['a page instead of a team', { items: [team(orgA)], nextCursor: null }],
+    ])('every single-team call fails on %s', async (_name, body) => {
+      answer = () => ({ status: 200, body });
+      await expect(client.getTeam(orgA, teamId)).rejects.toBeInstanceOf(InvalidResponseError);
+      await expect(client.createTeam(orgA, { name: 'Platform' })).rejects.toBeInstanceOf(InvalidResponseError);
+      await expect(client.updateTeam(orgA, teamId, { name: 'Platform' })).rejects.toBeInstanceOf(InvalidResponseError);
+    });
+
+    it('fails the whole team page, and the iteration, when one team is foreign', async () => {
+      answer = () => ({ status: 200, body: { items: [team(orgA), team(orgB, orgB)], nextCursor: null } });
+      await expect(client.listTeams(orgA)).rejects.toThrow('a team in the response belongs to another org');
+      await expect(client.listCachedTeams(orgA)).rejects.toBeInstanceOf(InvalidResponseError);
+      // The foreign team is on the second page: the iteration fails there, having yielded only the own page.
+      answer = ({ url }) =>
+        url.includes('cursor=') ? { status: 200, body: { items: [team(orgB, orgB)], nextCursor: null } } : { status: 200, body: { items: [team(orgA)], nextCursor: 'next' } };
+      const yielded: string[] = [];
+      const iterate = async () => {
+        for await (const item of client.cachedTeams(orgA)) yielded.push(item.id);
+      };
+      await expect(iterate()).rejects.toBeInstanceOf(InvalidResponseError);
+      expect(yielded).toEqual([teamId]);
+    });
+
     it('fails on a body that is not JSON or not a page', async () => {
       answer = () => ({ status: 200, body: { users: [] } });
       await expect(client.listUsers(orgA)).rejects.toBeInstanceOf(InvalidResponseError);
@@ -156,6 +269,9 @@ describe('TenantSyncClient', () => {
     const error = await client.getUser(orgA, userId).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TenantSyncApiError);
     expect(error).toMatchObject({ status: 404, body });
+    const teamBody = { statusCode: 409, code: 'SRC_DUPLICATE_TEAM_NAME', error: 'Conflict', message: 'a team of that name exists' };
+    answer = () => ({ status: 409, body: teamBody });
+    await expect(client.createTeam(orgA, { name: 'Platform' })).rejects.toMatchObject({ status: 409, body: teamBody });
   });
 
   it('pages through every user with the iterators', async () => {
@@ -180,6 +296,20 @@ describe('TenantSyncClient', () => {
       '/cache/users?limit=3',
       '/cache/users?limit=3&cursor=3',
     ]);
+  });
+
+  it('pages through every team with the iterators', async () => {
+    const ids = ['a', 'b', 'c'].map((letter) => `${letter.repeat(8)}-0000-4000-8000-000000000000`);
+    answer = ({ url }) => {
+      const query = new URL(url, 'http://x').searchParams;
+      const start = Number(query.get('cursor') ?? 0);
+      const limit = Number(query.get('limit'));
+      const next = start + limit < ids.length ? String(start + limit) : null;
+      return { status: 200, body: { items: ids.slice(start, start + limit).map((id) => team(orgA, id)), nextCursor: next } };
+    };
+    expect((await drain(client.teams(orgA, 2))).map((item) => item.id)).toEqual(ids);
+    expect((await drain(client.cachedTeams(orgA))).map((item) => item.id)).toEqual(ids);
+    expect(seen.map((entry) => entry.url)).toEqual(['/teams?limit=2', '/teams?limit=2&cursor=2', '/cache/teams?limit=100']);
   });
 });
 
