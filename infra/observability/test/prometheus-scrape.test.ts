@@ -229,10 +229,11 @@ describe('Prometheus with the committed configuration, scraping the running apps
       return absent;
     }, 30_000, 500);
     expect(missing.sort()).toEqual([...proposedMetrics].sort());
-    // consumer_lag names the partition the change went through, and it has caught up.
+    // consumer_lag names the topic and partition the change went through, and it has caught up.
     const lag = await query('consumer_lag');
     expect(lag.result.length).toBeGreaterThan(0);
     for (const { metric, value } of lag.result) {
+      expect(metric.topic).toBe(eventTopic(system!.topicTemplate, 'USER'));
       expect(metric.partition).toMatch(/^\d+$/);
       expect(Number(value[1])).toBeLessThan(1000);
     }
