@@ -1,6 +1,7 @@
 import { Kysely, sql } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
+import { connectPostgres } from './connect-postgres.ts';
 
 export interface DatabaseOptions {
   url: string;
@@ -12,9 +13,12 @@ export interface DatabaseOptions {
   settings?: Record<string, string>;
 }
 
-/** A Kysely instance over the `postgres` driver. Close it with `db.destroy()`. */
+/**
+ * A Kysely instance over the `postgres` driver, with the TLS the URL's `sslmode` / `sslrootcert`
+ * ask for (`connectPostgres`). Close it with `db.destroy()`.
+ */
 export function createDatabase<DB>({ url, poolSize = 10, applicationName, settings = {} }: DatabaseOptions): Kysely<DB> {
-  const sql = postgres(url, {
+  const sql = connectPostgres(url, {
     max: poolSize,
     idle_timeout: 30,
     connect_timeout: 10,

@@ -6,3 +6,12 @@ export class InvalidTenantError extends Error {
     this.name = 'InvalidTenantError';
   }
 }
+
+/** A database URL whose TLS parameters cannot be followed: refused before any connection. */
+export class InvalidDatabaseUrlError extends Error {
+  readonly code = 'DB_INVALID_URL';
+  constructor(detail: string) {
+    super(`database URL: ${detail}`);
+    this.name = 'InvalidDatabaseUrlError';
+  }
+}
