@@ -62,7 +62,7 @@ export function tenantSyncAcls({ principals, eventTopics, consumerGroup, createT
     why,
   });
   const rules: AclRule[] = [
-    topic(principals.relay, eventTopics, ['Write', 'Describe'], 'publishes references (an idempotent producer needs no more since Kafka 3.2)'),
+    topic(principals.relay, eventTopics, ['Write', 'Describe'], 'publishes references (Write on a topic also lets an idempotent producer get its id: no cluster ACL)'),
     topic(principals.consumer, eventTopics, ['Read', 'Describe'], 'reads references'),
     { principal: principals.consumer, resource: 'group', pattern: 'literal', names: [consumerGroup], operations: ['Read'], why: 'joins its group and commits offsets' },
     topic(principals.consumer, deadLetterTopics, ['Write', 'Describe'], 'parks what it cannot process'),
