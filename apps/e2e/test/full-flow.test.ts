@@ -69,10 +69,41 @@ describe('full flow: source → outbox → relay → Kafka → consumer', () => 
     expect(page.items.map((user) => user.id)).not.toContain(id);
   });
 
+  it('mirrors a team of tenant A, absent for B, and carries its rename and its deletion through to a tombstone', async () => {
+    const clientA = clientWith(await mintToken({ orgId: a.id, subject: a.admin }));
+    const clientB = clientWith(await mintToken({ orgId: b.id, subject: b.admin }));
+    const created = await clientA.createTeam(a.id, { name: 'Flow Team Quokka', description: 'Keeps the flow quokkas fed' });
+    expect(created).toMatchObject({ orgId: a.id, version: 1 });
+
+    const cached = await eventually(async () => {
+      const found = (await clientA.listCachedTeams(a.id)).items.find((team) => team.id === created.id);
+      expect(found).toBeDefined();
+      return found;
+    }, 20_000);
+    expect(cached).toEqual(created);
+    expect((await clientB.listCachedTeams(b.id)).items.map((team) => team.id)).not.toContain(created.id);
+
+    const renamed = await clientA.updateTeam(a.id, created.id, { name: 'Flow Team Wombat' });
+    expect(renamed).toMatchObject({ name: 'Flow Team Wombat', description: 'Keeps the flow quokkas fed', version: 2 });
+    await eventually(async () => {
+      expect((await clientA.listCachedTeams(a.id)).items.find((team) => team.id === created.id)).toEqual(renamed);
+    }, 20_000);
+
+    await clientA.deleteTeam(a.id, created.id);
+    await eventually(async () => {
+      const rows = await consumerDb`SELECT org_id, version::int AS version, deleted_at, name, description FROM synced_teams WHERE id = ${created.id}`;
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ org_id: a.id, version: 3, name: null, description: null });
+      expect(rows[0]?.deleted_at).not.toBeNull();
+    }, 20_000);
+    expect((await clientA.listCachedTeams(a.id)).items.map((team) => team.id)).not.toContain(created.id);
+    expect((await clientB.listCachedTeams(b.id)).items.map((team) => team.id)).not.toContain(created.id);
+  });
+
   it('stops every app gracefully on SIGTERM, with no personal data in any log line', async () => {
     const logs = [system.source, system.relay, system.consumer].flatMap((app) => app.logLines());
     expect(await system.stop()).toEqual([0, 0, 0]);
     const text = JSON.stringify(logs);
-    expect(text).not.toMatch(/flow@a\.test|short@a\.test|Flow User|Bearer ey/);
+    expect(text).not.toMatch(/flow@a\.test|short@a\.test|Flow User|Quokka|Wombat|quokkas fed|Bearer ey/);
   });
 });
