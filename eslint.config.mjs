@@ -38,4 +38,18 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The end-to-end suite may also build the source and the consumer in-process (buildSource,
+    // buildConsumer): a test that declares its own entity type needs the apps, not their processes.
+    files: ['apps/e2e/test/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: ['@tenant-sync/source', '@tenant-sync/consumer'],
+          depConstraints: [{ sourceTag: '*', onlyDependOnLibsWithTags: ['type:lib', 'type:app'] }],
+        },
+      ],
+    },
+  },
 );

@@ -157,7 +157,7 @@ describe('consumer process', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
     expect(metrics).toMatch(/consumer_processed_total\{app="consumer"\} [1-9]/);
     expect(metrics).toMatch(/consumer_retried_total\{kind="transient",app="consumer"\} [1-9]/);
-    expect(metrics).toMatch(/consumer_lag\{partition="\d",app="consumer"\} 0/);
+    expect(metrics).toMatch(/consumer_lag\{topic="[^"]+",partition="\d",app="consumer"\} 0/);
     expect(metrics).toMatch(/consumer_fetch_duration_seconds_count\{app="consumer",route="user_batch",status="2xx"\} [1-9]/);
     expect(metrics).not.toMatch(new RegExp(a.id));
   }, 180_000);

@@ -46,6 +46,12 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
   const statuses: Array<{ what: string; status: number }> = [];
   const tokens = { adminA: '', memberA: '', adminB: '' };
   const users = { a: '', b: '' };
+  const teams = { a: '', b: '' };
+  /** Each synced type's collection on :8001 and :8002, its seeded rows and its not-found code. */
+  const collections = [
+    { path: 'users', ids: users, notFound: { code: 'SRC_USER_NOT_FOUND', message: 'user not found' }, change: { name: 'Mallory' } },
+    { path: 'teams', ids: teams, notFound: { code: 'SRC_TEAM_NOT_FOUND', message: 'team not found' }, change: { name: 'Mallory' } },
+  ] as const;
   const clients: { a?: TenantSyncClient; b?: TenantSyncClient } = {};
   const clientFor = (token: string) =>
     new TenantSyncClient({
@@ -77,14 +83,16 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
     return { status: response.statusCode, text, json: () => JSON.parse(text) as Record<string, unknown> };
   };
 
-  /** Everything an attack could change: users, outbox rows and the outbox sequence, orgs, members, the consumer's copy. */
+  /** Everything an attack could change: users, teams, outbox rows and the outbox sequence, orgs, members, the consumer's copies. */
   const snapshot = async () => ({
     users: await sourceDb`SELECT org_id, id, name, email, phone, version::int AS version, updated_at FROM users ORDER BY org_id, id`,
+    teams: await sourceDb`SELECT org_id, id, name, description, version::int AS version, updated_at FROM teams ORDER BY org_id, id`,
     outbox: await sourceDb`SELECT id::int AS id, org_id, aggregate_id, action FROM outbox ORDER BY id`,
     outboxSequence: (await sourceDb`SELECT last_value::int AS value, is_called FROM outbox_id_seq`)[0],
     organizations: await sourceDb`SELECT id, status FROM organizations ORDER BY id`,
     memberships: await sourceDb`SELECT org_id, subject, role, status FROM memberships ORDER BY org_id, subject`,
     syncedUsers: await consumerDb`SELECT org_id, id, name, email, version::int AS version, deleted_at FROM synced_users ORDER BY org_id, id`,
+    syncedTeams: await consumerDb`SELECT org_id, id, name, description, version::int AS version, deleted_at FROM synced_teams ORDER BY org_id, id`,
   });
 
   /** Runs `attack` and checks that neither database changed. */
@@ -105,10 +113,13 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
     clients.b = clientFor(tokens.adminB);
     users.a = (await clients.a.createUser(a.id, { name: 'Alice of A', email: 'alice@attacks-a.test' })).id;
     users.b = (await clients.b.createUser(b.id, { name: 'Bob of B', email: 'bob@attacks-b.test' })).id;
-    // Settle: both users mirrored, the outbox drained. From here on nothing may change.
+    teams.a = (await send(ports.public, 'POST', '/teams', { token: tokens.adminA, body: { name: 'Team of A' } })).json().id as string;
+    teams.b = (await send(ports.public, 'POST', '/teams', { token: tokens.adminB, body: { name: 'Team of B', description: 'secret plans' } })).json().id as string;
+    // Settle: users and teams mirrored, the outbox drained. From here on nothing may change.
     await eventually(async () => {
       const synced = await consumerDb`SELECT id FROM synced_users WHERE id IN ${consumerDb([users.a, users.b])}`;
       expect(synced).toHaveLength(2);
+      expect(await consumerDb`SELECT id FROM synced_teams WHERE id IN ${consumerDb([teams.a, teams.b])}`).toHaveLength(2);
       expect(await sourceDb`SELECT id FROM outbox`).toEqual([]);
     }, 30_000);
   });
@@ -162,14 +173,31 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
   });
 
   describe("another tenant's data: indistinguishable from data that does not exist", () => {
-    it("answers GET, PATCH and DELETE of B's user id with the same 404 as a missing id", async () => {
+    it("answers GET, PATCH and DELETE of B's user or team id with the same 404 as a missing id", async () => {
       await unchanged(async () => {
-        for (const [method, body] of [['GET'], ['PATCH', { name: 'Mallory' }], ['DELETE']] as const) {
-          const foreign = await send(ports.public, method, `/users/${users.b}`, { token: tokens.adminA, body });
-          const missing = await send(ports.public, method, `/users/${randomUUID()}`, { token: tokens.adminA, body });
-          expect(foreign.status).toBe(404);
-          expect(foreign.text).toBe(missing.text);
-          expect(foreign.json()).toEqual({ statusCode: 404, code: 'SRC_USER_NOT_FOUND', error: 'Not Found', message: 'user not found' });
+        for (const { path: collection, ids, notFound, change } of collections) {
+          for (const [method, body] of [['GET'], ['PATCH', change], ['DELETE']] as const) {
+            const foreign = await send(ports.public, method, `/${collection}/${ids.b}`, { token: tokens.adminA, body });
+            const missing = await send(ports.public, method, `/${collection}/${randomUUID()}`, { token: tokens.adminA, body });
+            expect(foreign.status).toBe(404);
+            expect(foreign.text).toBe(missing.text);
+            expect(foreign.json()).toEqual({ statusCode: 404, error: 'Not Found', ...notFound });
+          }
+        }
+      });
+    });
+
+    it("lists only the caller's teams on :8001 and :8002", async () => {
+      await unchanged(async () => {
+        for (const [token, orgId, own] of [
+          [tokens.adminA, a.id, teams.a],
+          [tokens.adminB, b.id, teams.b],
+        ] as const) {
+          for (const port of [ports.public, ports.cache]) {
+            const page = await send(port, 'GET', port === ports.public ? '/teams' : '/cache/teams', { token });
+            expect(page.status).toBe(200);
+            expect((page.json().items as Array<{ id: string; orgId: string }>).map((team) => [team.id, team.orgId])).toEqual([[own, orgId]]);
+          }
         }
       });
     });
@@ -189,18 +217,20 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
     });
 
     it("a cursor made from another tenant's row pages through the caller's own rows only", async () => {
-      const [rowOfB] = await sourceDb`SELECT created_at, id FROM users WHERE id = ${users.b}`;
-      if (!rowOfB) throw new Error('the user of B is seeded in beforeAll');
-      // Just before B's row, so B's row would be the first of the page if the tenant were ignored.
-      const cursor = encodeCursor(new Date(new Date(rowOfB.created_at as Date).getTime() - 1), '00000000-0000-0000-0000-000000000000');
-      await unchanged(async () => {
-        for (const port of [ports.public, ports.cache]) {
-          const page = await send(port, 'GET', `${port === ports.public ? '/users' : '/cache/users'}?cursor=${cursor}`, { token: tokens.adminA });
-          expect(page.status).toBe(200);
-          expect(page.text).not.toContain(users.b);
-          for (const item of page.json().items as Array<{ orgId: string }>) expect(item.orgId).toBe(a.id);
-        }
-      });
+      for (const { path: collection, ids } of collections) {
+        const [rowOfB] = await sourceDb`SELECT created_at, id FROM ${sourceDb(collection)} WHERE id = ${ids.b}`;
+        if (!rowOfB) throw new Error(`the ${collection} of B are seeded in beforeAll`);
+        // Just before B's row, so B's row would be the first of the page if the tenant were ignored.
+        const cursor = encodeCursor(new Date(new Date(rowOfB.created_at as Date).getTime() - 1), '00000000-0000-0000-0000-000000000000');
+        await unchanged(async () => {
+          for (const port of [ports.public, ports.cache]) {
+            const page = await send(port, 'GET', `${port === ports.public ? `/${collection}` : `/cache/${collection}`}?cursor=${cursor}`, { token: tokens.adminA });
+            expect(page.status).toBe(200);
+            expect(page.text).not.toContain(ids.b);
+            for (const item of page.json().items as Array<{ orgId: string }>) expect(item.orgId).toBe(a.id);
+          }
+        });
+      }
     });
 
     it("the typed client refuses to act for another tenant than its token's, or for no valid one", async () => {

@@ -9,6 +9,7 @@ import { createHttpsServer, registerHealthRoutes } from '@tenant-sync/http';
 import { cacheMemberships, tenantAuthPlugin, tokenVerifierFromSettings } from '@tenant-sync/tenant-auth';
 import { serverTlsOptions, type TlsMaterial } from '@tenant-sync/tls';
 import { clientCertificatePlugin } from './plugins/client-certificate.ts';
+import { syncedEntities, type SyncedEntity } from './synced-entities.ts';
 import { referenceRoutes } from './routes/internal/index.ts';
 import { teamRoutes } from './routes/teams/index.ts';
 import { userRoutes } from './routes/users/index.ts';
@@ -21,6 +22,8 @@ export interface SourceDependencies {
   tls: TlsMaterial;
   /** Where request metrics go (the operations port serves it). */
   registry?: Registry;
+  /** The synced types the Reference API serves (`syncedEntities` unless a test declares its own). */
+  entities?: readonly SyncedEntity[];
 }
 
 /**
@@ -55,7 +58,7 @@ export async function buildPublicServer({ config, db, logger, tls, registry }: S
 }
 
 /** The internal listener (:8441): mTLS, allow-listed services, the Reference API. */
-export async function buildInternalServer({ config, db, logger, tls, registry }: SourceDependencies) {
+export async function buildInternalServer({ config, db, logger, tls, registry, entities = syncedEntities }: SourceDependencies) {
   const app = await createHttpsServer({
     listener: 'internal',
     logger,
@@ -75,6 +78,6 @@ export async function buildInternalServer({ config, db, logger, tls, registry }:
     // for two TTLs.
     orgStatus: tenancy.orgStatus,
   });
-  await app.register(referenceRoutes, { db, tenancy });
+  await app.register(referenceRoutes, { db, tenancy, entities });
   return app;
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { withTenant, type SourceDatabase } from '@tenant-sync/db';
-import { syncedEntities } from '../../synced-entities.ts';
+import type { SyncedEntity } from '../../synced-entities.ts';
 import type { TenancyQueries } from '../../tenancy.ts';
 import { findLive, findTombstones, listVersions } from './queries.ts';
 import { membershipSchema, orgSchema, referenceSchemas } from './schemas.ts';
@@ -11,13 +11,13 @@ import { membershipSchema, orgSchema, referenceSchemas } from './schemas.ts';
  * a transaction whose tenant is the validated X-Tenant-ID, so RLS decides what exists: another
  * tenant's id is a 404, and a type that is not declared has no route at all.
  */
-export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase>; tenancy: TenancyQueries }> = async (
+export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatabase>; tenancy: TenancyQueries; entities: readonly SyncedEntity[] }> = async (
   app,
-  { db, tenancy },
+  { db, tenancy, entities },
 ) => {
   const meta = (tenantId: string) => ({ tenantId, retrievedAt: new Date().toISOString() });
 
-  for (const entity of syncedEntities) {
+  for (const entity of entities) {
     const schemas = referenceSchemas(entity);
 
     app.get(`/internal/sync/${entity.path}/:id`, { schema: schemas.get }, async (request, reply) => {
@@ -26,7 +26,7 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
         const [row] = await findLive(trx, entity, [id]);
         return row ? { row } : { tombstone: (await findTombstones(trx, entity, [id]))[0] };
       });
-      if (found.row) return { data: entity.toApi(found.row), _meta: meta(request.tenantId) };
+      if (found.row) return { data: entity.toApi(found.row as never), _meta: meta(request.tenantId) };
       if (!found.tombstone) throw new entity.NotFound();
       const { version, deleted_at: deletedAt } = found.tombstone;
       return reply.code(410).send({ id, version: Number(version), deletedAt: deletedAt.toISOString() });
@@ -41,7 +41,7 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
       });
       const known = new Set([...rows.map((row) => row.id), ...tombstones.map((tombstone) => tombstone.id)]);
       return {
-        data: rows.map((row) => entity.toApi(row)),
+        data: rows.map((row) => entity.toApi(row as never)),
         deleted: tombstones.map(({ id, version }) => ({ id, version: Number(version) })),
         missing: ids.filter((id) => !known.has(id)),
         _meta: meta(request.tenantId),

@@ -3,10 +3,14 @@ import type { SourceDatabase } from '@tenant-sync/db';
 import type { SyncedEntity } from '../../synced-entities.ts';
 
 type Trx = Transaction<SourceDatabase>;
+/** The entity's table is a value of its declaration, so its rows are not typed by kysely here. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const anyTable = (trx: Trx) => trx as unknown as Transaction<any>;
+type EntityRow = { id: string; version: string | number } & Record<string, unknown>;
 
 /** The live rows of `ids` in the entity's table, for the current tenant. */
-export function findLive(trx: Trx, entity: SyncedEntity, ids: readonly string[]) {
-  return trx.selectFrom(entity.table).selectAll().where('id', 'in', ids).execute();
+export async function findLive(trx: Trx, entity: SyncedEntity, ids: readonly string[]): Promise<EntityRow[]> {
+  return (await anyTable(trx).selectFrom(entity.table).selectAll().where('id', 'in', ids).execute()) as EntityRow[];
 }
 
 /** The tombstones of those of `ids` that are deleted. */
@@ -21,14 +25,14 @@ export async function findTombstones(trx: Trx, entity: SyncedEntity, ids: readon
  * deletions as versions too. An id is in one of the two, never both.
  */
 export async function listVersions(trx: Trx, entity: SyncedEntity, limit: number, after: string | null) {
-  const live = trx
+  const live = anyTable(trx)
     .selectFrom(entity.table)
     .select(['id', 'version', sql<boolean>`false`.as('deleted')])
     .$if(after !== null, (query) => query.where('id', '>', after!));
-  const deleted = trx
+  const deleted = anyTable(trx)
     .selectFrom('tombstones')
     .select(['id', 'version', sql<boolean>`true`.as('deleted')])
     .where('entity_type', '=', entity.type)
     .$if(after !== null, (query) => query.where('id', '>', after!));
-  return live.unionAll(deleted).orderBy('id').limit(limit).execute();
+  return (await live.unionAll(deleted).orderBy('id').limit(limit).execute()) as Array<{ id: string; version: string | number; deleted: boolean }>;
 }
