@@ -36,8 +36,10 @@ export interface RunningKafkaCluster {
   stop(): Promise<void>;
 }
 
-// Each JVM is small: three of them share a development machine with the apps under test.
-const jvm = ['-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`];
+// Each JVM is small and cheap to start (the quick C1 compiler only, one GC thread): three of
+// them share a development machine with the apps under test, and a node killed and started
+// again must not wait minutes for CPU to compile itself.
+const jvm = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`];
 const classpath = `${kafkaLibDir}/*`;
 
 /**
@@ -132,7 +134,7 @@ function clusterNode(options: { id: number; port: number; controllerPort: number
         },
         // The broker listener opens once the quorum has formed and the node caught up with
         // the metadata: slow on a busy machine, whose nodes all start at once.
-        180_000,
+        300_000,
       ).catch((error: unknown) => {
         throw new KafkaToolingError(`${(error as Error).message}; the end of its log:\n${lastLines(logFile, 10)}`);
       });
