@@ -3,7 +3,7 @@
 // set, else the server on 127.0.0.1:5432, else an embedded server. Kafka: KAFKA_BROKERS when
 // set, else a broker on 127.0.0.1:9092, else a local KRaft broker started from its jars.
 import path from 'node:path';
-import { ConfigError, consumerConfigSchema, loadConfig, relayConfigSchema, sourceConfigSchema } from '@tenant-sync/config';
+import { ConfigError, consoleConfigSchema, consumerConfigSchema, loadConfig, relayConfigSchema, sourceConfigSchema } from '@tenant-sync/config';
 import {
   firstHostPort,
   isPortOpen,
@@ -79,7 +79,12 @@ try {
  */
 function listeners() {
   try {
-    return { source: loadConfig(sourceConfigSchema), relay: loadConfig(relayConfigSchema), consumer: loadConfig(consumerConfigSchema) };
+    return {
+      source: loadConfig(sourceConfigSchema),
+      relay: loadConfig(relayConfigSchema),
+      consumer: loadConfig(consumerConfigSchema),
+      webConsole: loadConfig(consoleConfigSchema),
+    };
   } catch (error) {
     if (error instanceof ConfigError) return undefined;
     throw error;
@@ -91,8 +96,8 @@ const apps = listeners();
 if (!apps) {
   say('the apps cannot start with this environment; see their messages above');
 } else {
-  const { source, relay, consumer } = apps;
-  const ops = [source, relay, consumer];
+  const { source, relay, consumer, webConsole } = apps;
+  const ops = [source, relay, consumer, webConsole];
   try {
     await waitFor('the apps to be ready', async () => (await Promise.all(ops.map((app) => ready(app.OPS_HOST, app.OPS_PORT)))).every(Boolean), 180_000, 500);
     const publicApi = `https://localhost:${source.PUBLIC_PORT}`;
@@ -105,6 +110,8 @@ if (!apps) {
         `  source   public API (TLS, JWT)       ${publicApi}`,
         `  source   Reference API (mTLS)        https://localhost:${source.INTERNAL_PORT}`,
         `  consumer cache API (TLS, JWT)        ${cacheApi}/cache/users`,
+        `  console  tenant admins (token)       https://localhost:${webConsole.PUBLIC_PORT}`,
+        `  console  operators (client cert)     https://localhost:${webConsole.PUBLIC_PORT}/operator  (certs/operator-client.crt, docs/console.md)`,
         `  API docs (Swagger UI)                ${publicApi}/docs · ${cacheApi}/docs  (OpenAPI at /docs/json)`,
         `  metrics and health                   ${ops.map((app) => `http://${app.OPS_HOST}:${app.OPS_PORT}`).join(' · ')}  (/metrics, /health/ready)`,
         '  mint a token                         npm run token -- --org 00000000-0000-0000-0000-000000000000',
