@@ -52,6 +52,9 @@ export async function buildConsoleServer({ config, logger, tls, db, kafka, regis
   });
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"], 'style-src': ["'self'"], 'font-src': ["'self'"] } },
+    // Not helmet's no-referrer: under it a browser sends `Origin: null` on the console's own
+    // forms, and the same-origin check below could not tell them from a foreign page's.
+    referrerPolicy: { policy: 'same-origin' },
   });
   // The forms post as browsers do; nothing else but JSON is accepted.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {

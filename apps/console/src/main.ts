@@ -14,7 +14,7 @@ const tls = loadTlsMaterial(tlsFiles);
 
 // The operator's login: the one cross-tenant role, whose every recorded action names this login.
 const db = createDatabase<SourceDatabase>({ url: config.OPERATOR_DATABASE_URL, poolSize: 4, applicationName: 'console' });
-const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-console', logger });
+const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-console', logger, security: config });
 const registry = createMetricsRegistry('console');
 const server = await buildConsoleServer({ config, logger, tls, db, kafka, registry });
 const tlsWatcher = watchTlsMaterial(tlsFiles, {
@@ -22,7 +22,7 @@ const tlsWatcher = watchTlsMaterial(tlsFiles, {
   initial: tls,
   onReload: (material) => (server.server as HttpsServer).setSecureContext(serverTlsOptions(material, { verifyClients: true })),
 });
-const kafkaAnswers = brokersAnswer(config.KAFKA_BROKERS);
+const kafkaAnswers = brokersAnswer(config.KAFKA_BROKERS, { security: config });
 const opsServer = buildOpsServer({ logger, registry, readiness: { postgres: () => pingDatabase(db), kafka: kafkaAnswers } });
 
 onShutdownSignal(logger, async () => {

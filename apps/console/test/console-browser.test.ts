@@ -84,7 +84,8 @@ describe('the console in a browser', () => {
     await page.goto(stack.consoleUrl);
     await expect.poll(() => new URL(page.url()).pathname).toBe('/sign-in');
     await page.fill('textarea[name=token]', await mintToken({ orgId, subject, expiresIn: '30m' }));
-    await page.click('button[type=submit]');
+    const [answer] = await Promise.all([page.waitForResponse((response) => response.url().endsWith('/sign-in') && response.request().method() === 'POST'), page.click('button[type=submit]')]);
+    expect(answer.status(), await answer.text().catch(() => '')).toBe(303);
     await page.waitForURL(`${stack.consoleUrl}/`);
   }
 
@@ -207,7 +208,8 @@ describe('the console in a browser', () => {
     const lettersBefore = Number(await figure(page, 'dead-letters'));
     await screenshot(page, 'operator');
 
-    await row.locator('button', { hasText: 'Replay' }).click();
+    const [replayed] = await Promise.all([page.waitForResponse((response) => response.url().endsWith('/replay')), row.locator('button', { hasText: 'Replay' }).click()]);
+    expect(replayed.status(), await replayed.text().catch(() => '')).toBe(303);
     await page.waitForURL(/\/operator\?replayed=/);
     await expect(page.locator('.notice').innerText()).resolves.toContain('Replayed');
     const [entry] = await sourceDb`SELECT command, org_id::text, detail FROM operator_audit_log WHERE command = 'replay dead letter' ORDER BY id DESC LIMIT 1`;

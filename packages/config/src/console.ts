@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
-import { httpTimeouts, jwt, kafka, logging, operations, port, postgresUrl, tls } from './fields.ts';
+import { httpTimeouts, jwt, kafka, kafkaSecurity, logging, operations, port, postgresUrl, tls } from './fields.ts';
 import { databasePasswordFile, withDatabasePassword } from './database-password.ts';
+import { withKafkaSecurity, type KafkaSecurityConfig } from './kafka-security.ts';
 import { loadConfig } from './load-config.ts';
 
 const spiffeIds = '^spiffe://[^,\\s]+(\\s*,\\s*spiffe://[^,\\s]+)*$';
@@ -19,6 +20,7 @@ export const consoleConfigSchema = Type.Object({
   ...jwt,
   ...httpTimeouts,
   ...kafka,
+  ...kafkaSecurity,
   /** Loopback by default: a console reachable from a network is opened on purpose. */
   PUBLIC_HOST: Type.String({ default: '127.0.0.1' }),
   PUBLIC_PORT: port(8003),
@@ -42,7 +44,7 @@ export const consoleConfigSchema = Type.Object({
   CONSOLE_DEAD_LETTER_SCAN_LIMIT: Type.Integer({ minimum: 1, maximum: 100_000, default: 1_000 }),
 });
 
-export type ConsoleConfig = Readonly<Static<typeof consoleConfigSchema>>;
+export type ConsoleConfig = Readonly<Static<typeof consoleConfigSchema> & KafkaSecurityConfig>;
 
 export const loadConsoleConfig = (env: NodeJS.ProcessEnv = process.env): ConsoleConfig =>
-  withDatabasePassword(loadConfig(consoleConfigSchema, env), 'OPERATOR_DATABASE_URL');
+  withKafkaSecurity(withDatabasePassword(loadConfig(consoleConfigSchema, env), 'OPERATOR_DATABASE_URL'), env);

@@ -27,7 +27,7 @@ export function errorPage(body: ErrorBody, { operatorView }: { operatorView: boo
     body: html`<section class="card error-page">
   <h1>${body.statusCode} ${body.error}</h1>
   <p class="problem">${body.message} <span class="mono muted">${body.code}</span></p>
-  ${advice[body.statusCode] ? html`<p>${advice[body.statusCode]}</p>` : ''}
+  ${advice[body.statusCode] && !(operatorView && body.statusCode === 401) ? html`<p>${advice[body.statusCode]}</p>` : ''}
   ${next}
 </section>`,
   });

@@ -28,7 +28,7 @@ function tenantsTable(view: OperatorView): Html {
       const row = outbox.get(org.id);
       const oldest = row?.oldest_pending_s === null || row?.oldest_pending_s === undefined ? null : Number(row.oldest_pending_s);
       const letters = deadLetters?.get(org.id) ?? 0;
-      return html`<tr data-org="${org.id}"><td class="mono">${org.id}</td><td>${org.name}</td><td><span class="badge ${org.status === 'ACTIVE' ? 'ok' : 'warn'}">${org.status}</span></td><td class="num">${count(Number(org.members))}</td><td class="num">${count(Number(row?.pending ?? 0))}</td><td class="num">${oldest === null ? '—' : age(oldest)}</td><td class="num">${Number(row?.parked ?? 0) > 0 ? html`<span class="badge bad">${count(Number(row?.parked))}</span>` : '0'}</td><td class="num">${deadLetters ? (letters > 0 ? html`<span class="badge bad">${count(letters)}</span>` : '0') : '?'}</td></tr>`;
+      return html`<tr data-org="${org.id}"><td class="mono org">${org.id}</td><td>${org.name}</td><td><span class="badge ${org.status === 'ACTIVE' ? 'ok' : 'warn'}">${org.status}</span></td><td class="num">${count(Number(org.members))}</td><td class="num">${count(Number(row?.pending ?? 0))}</td><td class="num">${oldest === null ? '—' : age(oldest)}</td><td class="num">${Number(row?.parked ?? 0) > 0 ? html`<span class="badge bad">${count(Number(row?.parked))}</span>` : '0'}</td><td class="num">${deadLetters ? (letters > 0 ? html`<span class="badge bad">${count(letters)}</span>` : '0') : '?'}</td></tr>`;
     })}</tbody>
   </table>
 </section>`;
@@ -84,9 +84,9 @@ function deadLetterTable(view: OperatorView): Html {
   ${listed.length === 0
     ? html`<p class="muted">None.</p>`
     : html`<table>
-    <thead><tr><th>when (UTC)</th><th>position</th><th>tenant (header)</th><th>entity</th><th>reason</th><th></th></tr></thead>
+    <thead><tr><th>when (UTC)</th><th>position</th><th>tenant (header) and entity</th><th>reason</th><th></th></tr></thead>
     <tbody>${listed.map(
-      ({ kind, letter, refusal }) => html`<tr><td class="nowrap">${when(letter.at)}</td><td class="mono">${letter.topic} ${letter.partition}:${letter.offset}</td><td class="mono">${letter.tenantHeader ?? '—'}</td><td class="mono">${kind.label} ${letter.entityId ?? '—'}</td><td><span class="badge bad">${letter.code ?? 'unknown'}</span> ${letter.reason}</td><td>${
+      ({ kind, letter, refusal }) => html`<tr><td class="nowrap">${when(letter.at)}</td><td class="mono">${letter.partition}:${letter.offset}<span class="sub">${letter.topic}</span></td><td class="mono">${letter.tenantHeader ?? '—'}<span class="sub">${kind.label} ${letter.entityId ?? '—'}</span></td><td class="reason"><span class="badge bad">${letter.code ?? 'unknown'}</span> ${letter.reason}</td><td>${
         refusal
           ? html`<span class="muted" title="${refusal}">not replayable</span>`
           : html`<form method="post" action="/operator/dead-letters/replay"><input type="hidden" name="topic" value="${letter.topic}"><input type="hidden" name="partition" value="${letter.partition}"><input type="hidden" name="offset" value="${letter.offset}"><button type="submit">Replay</button></form>`

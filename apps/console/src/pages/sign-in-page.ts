@@ -13,7 +13,7 @@ export function signInPage({ problem }: { problem?: string | undefined } = {}): 
     <textarea id="token" name="token" rows="5" required spellcheck="false" autocomplete="off" placeholder="eyJhbGciOiJFUzI1NiIs…"></textarea>
     <button type="submit">Sign in</button>
   </form>
-  <p class="hint">Development: <code>npm run -s token -- --org 00000000-0000-0000-0000-000000000000</code> prints one.</p>
+  <p class="hint">Development: <code>npm run -s token -- --org &lt;your org id&gt;</code> prints one.</p>
   <p class="hint">Operators open <a href="/operator">/operator</a> with their client certificate instead; a tenant token never opens it.</p>
 </section>`;
   return layout({ title: 'Sign in', body });
