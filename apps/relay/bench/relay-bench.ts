@@ -144,7 +144,7 @@ type RelayRun = Record<string, unknown>;
 
 /** Appends the report to BENCHMARKS.md and the run to benchmarks/runs.jsonl, then redraws the charts. */
 async function record(report: string, run: RelayRun): Promise<void> {
-  await appendFile(path.join(workspaceRoot, 'BENCHMARKS.md'), `${report}\n`);
+  await appendFile(path.join(workspaceRoot, 'BENCHMARKS.md'), `\n${report}\n`);
   await mkdir(path.join(workspaceRoot, 'benchmarks'), { recursive: true });
   await appendFile(path.join(workspaceRoot, 'benchmarks', 'runs.jsonl'), `${JSON.stringify(run)}\n`);
   await promisify(execFile)(process.execPath, [path.join(workspaceRoot, 'tools', 'bench-charts.ts')], { cwd: workspaceRoot });
