@@ -89,8 +89,9 @@ export function renderChart(spec: ChartSpec, runs: Run[]): string {
   const top = Math.ceil(Math.max(1, ...values) / step) * step;
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
-  const x = (n: number) => margin.left + (plotted.length <= 1 ? plotWidth / 2 : (n / (plotted.length - 1)) * plotWidth);
-  const y = (value: number) => margin.top + plotHeight - (value / top) * plotHeight;
+  const round = (coordinate: number) => Math.round(coordinate * 10) / 10;
+  const x = (n: number) => round(margin.left + (plotted.length <= 1 ? plotWidth / 2 : (n / (plotted.length - 1)) * plotWidth));
+  const y = (value: number) => round(margin.top + plotHeight - (value / top) * plotHeight);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeEach, describe, expect, it, inject } from 'vitest';
 import { testTenants } from '@tenant-sync/testing';
-import { claimBatch, deletePublished, pendingStats, releaseLeases } from '../src/outbox.ts';
+import { claimAllIfFew, claimBatch, createClaimer, deletePublished, pendingStats, releaseLeases } from '../src/outbox.ts';
 import { createRelayDatabase } from '../src/relay-database.ts';
 
 const infra = inject('infra');
@@ -50,6 +50,29 @@ describe('claimBatch: fair across tenants', () => {
     expect(tenantsOf(first)).toEqual({ [a.id]: 1, none: 2 });
     // While the head is leased, no relay can take the entity's next row.
     expect(await claimBatch(db, 'relay-2', 100, 30_000)).toEqual([]);
+  });
+
+  it('claims every claimable row in one scan when they fit in a batch, and nothing when they do not', async () => {
+    const entity = randomUUID();
+    await write(a.id, 3, entity);
+    await write(b.id, 2);
+    await write(null, 1);
+    const all = await claimAllIfFew(db, 'relay-1', 10, 30_000);
+    expect(all?.filter((row) => row.aggregate_id === entity).map((row) => Number(row.version))).toEqual([1]);
+    expect(tenantsOf(all ?? [])).toEqual({ [a.id]: 1, [b.id]: 2, none: 1 });
+    // The entity's next rows wait for its head; nothing else is claimable.
+    expect(await claimAllIfFew(db, 'relay-2', 10, 30_000)).toEqual([]);
+    await write(b.id, 5);
+    expect(await claimAllIfFew(db, 'relay-2', 4, 30_000)).toBeUndefined();
+    const [leased] = await admin`SELECT count(*)::int AS n FROM outbox WHERE lease_owner IS NOT NULL`;
+    expect(leased?.n).toBe(4);
+  });
+
+  it("the relay's claimer still takes turns once the outbox holds more than a batch", async () => {
+    await write(b.id, 5_000);
+    await write(a.id, 1);
+    const claim = createClaimer(db, 'relay-1', 100, 30_000);
+    expect(tenantsOf(await claim())).toEqual({ [a.id]: 1, [b.id]: 99 });
   });
 
   it('starts each tenant past its rows in flight when told where', async () => {
