@@ -102,10 +102,11 @@ export async function buildConsumer(config: ConsumerConfig, options: ConsumerOpt
   // presented on the next Reference API calls; an invalid set is refused and the old one kept.
   const tlsWatcher = watchTlsMaterial(tlsFiles, {
     logger,
+    registry,
     initial: tls,
     onReload: (material) => (cacheServer.server as HttpsServer).setSecureContext(serverTlsOptions(material)),
   });
-  const clientTlsWatcher = watchTlsMaterial(clientTlsFiles, { logger, initial: clientTls, onReload: (material) => reference.useTls(material) });
+  const clientTlsWatcher = watchTlsMaterial(clientTlsFiles, { logger, registry, initial: clientTls, onReload: (material) => reference.useTls(material) });
   onClose.push(
     () => tlsWatcher.close(),
     () => clientTlsWatcher.close(),

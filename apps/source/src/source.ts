@@ -31,6 +31,7 @@ export async function buildSource(config: SourceConfig, options: SourceOptions =
   // every context option, so protocol, suites and the CA that verifies clients are passed again.
   const tlsWatcher = watchTlsMaterial(tlsFiles, {
     logger,
+    registry,
     initial: tls,
     onReload: (material) => {
       (publicServer.server as HttpsServer).setSecureContext(serverTlsOptions(material));

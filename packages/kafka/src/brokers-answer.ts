@@ -3,8 +3,6 @@ import { KafkaJS } from '@confluentinc/kafka-javascript';
 import { securityProperties, type KafkaSecuritySettings } from './security.ts';
 
 export interface BrokersAnswerOptions {
-  /** Also wait until the coordinator of this consumer group answers (consumers only). */
-  group?: string;
   timeoutMs?: number;
   /** The app's Kafka security settings: the check connects as the app does. */
   security?: KafkaSecuritySettings | undefined;
@@ -12,13 +10,17 @@ export interface BrokersAnswerOptions {
 
 /**
  * A check that passes once the brokers can serve an app: a broker accepts connections, answers
- * a metadata request, hands out producer ids (what an idempotent producer asks first) and, for
- * a consumer, has the coordinator of its group loaded. A broker that just started refuses the
- * last two for a moment, and the app's own clients would log each refusal as a warning. The
- * check asks with a client of its own whose log lines go nowhere but to this check, and it
- * opens no Kafka client at all while no broker port accepts connections.
+ * a metadata request and hands out producer ids (what an idempotent producer asks first). A
+ * broker that just started refuses the last for a moment, and the app's own clients would log
+ * each refusal as a warning. The check asks with a client of its own whose log lines go nowhere
+ * but to this check, and it opens no Kafka client at all while no broker port accepts
+ * connections.
+ *
+ * It does not ask for a consumer group's coordinator: `describeGroups` of a group that does not
+ * exist yet crashes the process in @confluentinc/kafka-javascript 1.10 (a NULL assignor string,
+ * confluent-kafka-javascript#531), and a consumer's own join waits for its coordinator quietly.
  */
-export function brokersAnswer(brokers: string, { group, timeoutMs = 5_000, security }: BrokersAnswerOptions = {}): () => Promise<void> {
+export function brokersAnswer(brokers: string, { timeoutMs = 5_000, security }: BrokersAnswerOptions = {}): () => Promise<void> {
   const addresses = brokers.split(',').map((broker) => broker.trim()).filter(Boolean);
   return async () => {
     const open = await Promise.all(addresses.map((address) => portOpen(address, timeoutMs)));
@@ -42,10 +44,6 @@ export function brokersAnswer(brokers: string, { group, timeoutMs = 5_000, secur
     try {
       await admin.connect();
       await admin.listTopics({ timeout: timeoutMs });
-      if (group) {
-        const [description] = (await admin.describeGroups([group], { timeout: timeoutMs })).groups;
-        if (description?.error) throw new Error(`coordinator of group ${group}: ${description.error.message}`);
-      }
       await producer.connect();
       const timedOut = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error(`no producer id within ${timeoutMs} ms`)), timeoutMs);

@@ -12,8 +12,9 @@ export interface TopicSpec {
 }
 
 /**
- * Creates the topics that do not exist yet. Retries until the broker answers or `timeoutMs`
- * passes, so it doubles as the readiness check of a broker that is still starting.
+ * Creates the topics that do not exist yet and resolves once the brokers' metadata has them all.
+ * Retries until the broker answers or `timeoutMs` passes, so it doubles as the readiness check
+ * of a broker that is still starting.
  */
 export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -34,6 +35,8 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
           timeout: 10_000,
         });
       }
+      // A new topic takes a moment to reach the brokers' metadata, and callers use it at once.
+      await admin.fetchTopicMetadata({ topics: topics.map(({ topic }) => topic), timeout: 5_000 });
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;

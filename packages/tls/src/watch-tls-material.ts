@@ -1,5 +1,7 @@
+import { X509Certificate } from 'node:crypto';
 import { lstatSync, readlinkSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
+import { Gauge, type Registry } from 'prom-client';
 import { daysUntilExpiry, loadTlsMaterial, type TlsFiles, type TlsMaterial } from './tls-material.ts';
 
 /** The part of a pino logger the watcher writes to. */
@@ -21,6 +23,19 @@ export interface WatchTlsOptions {
   expiryCheckIntervalMs?: number | undefined;
   /** Warn when fewer days than this are left. */
   warnDays?: number | undefined;
+  /** Where `tls_certificate_expiry_timestamp_seconds{file}` of the certificate and the CA goes. */
+  registry?: Registry | undefined;
+}
+
+const expiryMetric = 'tls_certificate_expiry_timestamp_seconds';
+
+/** Publishes when the certificate and the CA of `files` stop being valid (an alert watches it). */
+function recordExpiry(registry: Registry, files: TlsFiles, material: TlsMaterial): void {
+  const gauge =
+    (registry.getSingleMetric(expiryMetric) as Gauge | undefined) ??
+    new Gauge({ name: expiryMetric, help: 'When each TLS certificate in use stops being valid (Unix seconds)', labelNames: ['file'], registers: [registry] });
+  gauge.set({ file: files.certFile }, Math.floor(material.notAfter.getTime() / 1000));
+  gauge.set({ file: files.caFile }, Math.floor(new Date(new X509Certificate(material.ca).validTo).getTime() / 1000));
 }
 
 export interface TlsWatcher {
@@ -88,6 +103,7 @@ export function watchTlsMaterial(files: TlsFiles, options: WatchTlsOptions): Tls
       return false;
     }
     material = next;
+    if (options.registry) recordExpiry(options.registry, files, next);
     logger.info({ subject: next.subject, notAfter: next.notAfter.toISOString() }, 'TLS material reloaded');
     checkExpiry(next, logger, warnDays);
     return true;
@@ -116,6 +132,7 @@ export function watchTlsMaterial(files: TlsFiles, options: WatchTlsOptions): Tls
   };
   process.on('SIGHUP', onSighup);
 
+  if (options.registry) recordExpiry(options.registry, files, material);
   checkExpiry(material, logger, warnDays);
   const expiryTimer = setInterval(() => checkExpiry(material, logger, warnDays), expiryCheckIntervalMs);
   expiryTimer.unref();

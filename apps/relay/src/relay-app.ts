@@ -1,0 +1,95 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { RelayConfig } from '@tenant-sync/config';
+import { pingDatabase } from '@tenant-sync/db';
+import { brokersAnswer, createKafka, kafkaReadiness } from '@tenant-sync/kafka';
+import { buildOpsServer, createLogger, createMetricsRegistry, waitForDependencies } from '@tenant-sync/ops';
+import { createEventTopics } from './event-topics.ts';
+import { createRelayMetrics } from './metrics.ts';
+import { listenForOutboxCommits } from './outbox-listener.ts';
+import { pendingStats } from './outbox.ts';
+import { createProducer } from './producer.ts';
+import { createRelayDatabase } from './relay-database.ts';
+import { createRelay } from './relay.ts';
+import { scheduleTombstonePurge } from './tombstone-purge.ts';
+
+/**
+ * The relay, wired and not yet started: the outbox loop, its NOTIFY listener, the tombstone
+ * purge and the operations port. `start()` waits for PostgreSQL and Kafka, then publishes;
+ * `stop()` finishes the batch in flight and closes what `start()` opened, the last first.
+ */
+export function buildRelay(config: RelayConfig, options: { logger?: Logger } = {}) {
+  const relayId = config.RELAY_ID ?? `${hostname()}-${process.pid}`;
+  const logger = (options.logger ?? createLogger({ app: 'relay', level: config.LOG_LEVEL })).child({ relayId });
+  const onClose: Array<() => unknown> = [];
+  const db = createRelayDatabase(config.RELAY_DATABASE_URL);
+  onClose.push(() => db.destroy());
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger, security: config });
+  const registry = createMetricsRegistry('relay');
+  const metrics = createRelayMetrics(registry, () => pendingStats(db));
+  const producer = createProducer(kafka);
+  let producing = false;
+  const kafkaAnswers = kafkaReadiness(kafka, []);
+  onClose.push(() => kafkaAnswers.close());
+  const opsServer = buildOpsServer({
+    logger,
+    registry,
+    readiness: {
+      postgres: () => pingDatabase(db),
+      kafka: async () => {
+        if (!producing) throw new Error('producer not connected');
+        await kafkaAnswers.check();
+      },
+    },
+  });
+  onClose.push(() => opsServer.close());
+  const relay = createRelay({
+    db,
+    producer,
+    topics: createEventTopics(kafka, config),
+    logger,
+    metrics,
+    relayId,
+    batchSize: config.RELAY_BATCH_SIZE,
+    pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+    leaseMs: config.RELAY_LEASE_MS,
+  });
+
+  return {
+    logger,
+    async start(): Promise<void> {
+      await opsServer.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
+      await waitForDependencies({ postgres: () => pingDatabase(db), kafka: brokersAnswer(config.KAFKA_BROKERS, { security: config }) }, logger);
+      await producer.connect();
+      onClose.push(async () => {
+        producing = false;
+        await producer.disconnect();
+      });
+      producing = true;
+      if (config.TOMBSTONE_PURGE_INTERVAL_MS > 0) {
+        const purge = scheduleTombstonePurge({
+          db,
+          retentionMs: config.TOMBSTONE_RETENTION_MS,
+          intervalMs: config.TOMBSTONE_PURGE_INTERVAL_MS,
+          logger,
+          onPurged: metrics.tombstonesPurged,
+        });
+        onClose.push(() => purge.stop());
+      }
+      relay.start();
+      onClose.push(() => relay.stop());
+      const listener = await listenForOutboxCommits({ url: config.RELAY_DATABASE_URL, logger, onWake: () => relay.poke() });
+      onClose.push(() => listener.close());
+      logger.info({ topics: config.KAFKA_TOPIC_TEMPLATE, brokers: config.KAFKA_BROKERS, ops: `http://${config.OPS_HOST}:${config.OPS_PORT}` }, 'relay running');
+    },
+    async stop(): Promise<void> {
+      for (const close of onClose.splice(0).reverse()) {
+        try {
+          await close();
+        } catch (error) {
+          logger.warn({ err: error }, 'closing failed');
+        }
+      }
+    },
+  };
+}
