@@ -1,5 +1,5 @@
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import pino from 'pino';
@@ -222,6 +222,19 @@ describe('the console in a browser', () => {
       }, { timeout: 40_000 })
       .toBe(lettersBefore + 1);
     await screenshot(page, 'operator-after-replay');
+  });
+
+  it("records how long the console's pages took to render, from its own metrics", async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${stack.apps.console.opsPort}/metrics`)).text();
+    const figure = (name: string, route: string) =>
+      Number(new RegExp(`^http_request_duration_seconds_${name}\\{[^}]*method="GET",route="${route.replaceAll('/', '\\/')}",status="200"[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    const pages = Object.fromEntries(
+      ['/', '/operator'].map((route) => [route, { requests: figure('count', route), meanMs: Math.round((figure('sum', route) / figure('count', route)) * 1_000) }]),
+    );
+    writeFileSync(path.join(outputDir, 'page-times.json'), `${JSON.stringify(pages, null, 2)}\n`);
+    console.log('console page times', pages);
+    expect(pages['/']?.requests).toBeGreaterThan(0);
+    expect(pages['/operator']?.requests).toBeGreaterThan(0);
   });
 
   /** A new browser context signed in as `subject` of `orgId`. */

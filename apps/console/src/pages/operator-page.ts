@@ -36,13 +36,18 @@ function tenantsTable(view: OperatorView): Html {
 
 function lagTable(view: OperatorView): Html {
   if (!view.lag.ok) return html`<section class="panel"><h3>Consumer lag</h3>${problem(view.lag.problem)}</section>`;
+  const topics = [...new Set(view.lag.value.map((row) => row.topic))];
   return html`<section class="panel">
   <h3>Consumer lag per partition</h3>
   <table>
-    <thead><tr><th>topic</th><th class="num">partition</th><th class="num">committed</th><th class="num">high watermark</th><th class="num">lag</th></tr></thead>
-    <tbody>${view.lag.value.map(
-      (row) => html`<tr><td class="mono">${row.topic}</td><td class="num">${row.partition}</td><td class="num">${row.committed ?? '—'}</td><td class="num">${row.high}</td><td class="num">${row.lag > 0 ? html`<span class="badge warn">${count(row.lag)}</span>` : '0'}</td></tr>`,
-    )}</tbody>
+    <thead><tr><th class="num">partition</th><th class="num">committed</th><th class="num">high watermark</th><th class="num">lag</th></tr></thead>
+    ${topics.map(
+      (topic) => html`<tbody><tr class="group"><th colspan="4" class="mono">${topic}</th></tr>${view.lag.ok
+        ? view.lag.value
+            .filter((row) => row.topic === topic)
+            .map((row) => html`<tr><td class="num">${row.partition}</td><td class="num">${row.committed ?? '—'}</td><td class="num">${row.high}</td><td class="num">${row.lag > 0 ? html`<span class="badge warn">${count(row.lag)}</span>` : '0'}</td></tr>`)
+        : ''}</tbody>`,
+    )}
   </table>
 </section>`;
 }
@@ -54,7 +59,7 @@ function instancesTable(view: OperatorView): Html {
   <table>
     <thead><tr><th>instance</th><th>operations port</th><th>state</th><th>checks</th></tr></thead>
     <tbody>${view.instances.map(
-      (instance) => html`<tr><td>${instance.name}</td><td class="mono">${instance.url}</td><td><span class="badge ${tone[instance.state]}">${instance.state}</span></td><td>${Object.entries(instance.checks).map(([check, state]) => html`<span class="badge ${state === 'ok' ? 'ok' : 'bad'}">${check} ${state}</span> `)}</td></tr>`,
+      (instance) => html`<tr><td>${instance.name}</td><td class="mono org">${instance.url}</td><td><span class="badge ${tone[instance.state]}">${instance.state}</span></td><td>${Object.entries(instance.checks).map(([check, state]) => html`<span class="badge ${state === 'ok' ? 'ok' : 'bad'}">${check} ${state}</span> `)}</td></tr>`,
     )}</tbody>
   </table>
 </section>`;
