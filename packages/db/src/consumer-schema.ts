@@ -1,4 +1,4 @@
-import type { Generated, Selectable } from 'kysely';
+import type { Generated } from 'kysely';
 
 /** The columns every synced table has (packages/migrations/sql/consumer/004-synced-teams.sql). */
 export interface SyncedTableColumns {
