@@ -240,9 +240,13 @@ describe('tenant isolation under attack: the real apps on :8001 and :8002', () =
         await expect(client.getUser(b.id, users.b)).rejects.toBeInstanceOf(TenantMismatchError);
         await expect(client.deleteUser(b.id, users.b)).rejects.toBeInstanceOf(TenantMismatchError);
         await expect(client.listCachedUsers(b.id)).rejects.toBeInstanceOf(TenantMismatchError);
+        await expect(client.getTeam(b.id, teams.b)).rejects.toBeInstanceOf(TenantMismatchError);
+        await expect(client.deleteTeam(b.id, teams.b)).rejects.toBeInstanceOf(TenantMismatchError);
+        await expect(client.listCachedTeams(b.id)).rejects.toBeInstanceOf(TenantMismatchError);
         await expect(client.createUser("' OR 1=1 --", { name: 'Eve', email: 'eve@attacks-a.test' })).rejects.toBeInstanceOf(InvalidOrgIdError);
         // Within its own tenant, another tenant's id is the server's plain 404.
         await expect(client.getUser(a.id, users.b)).rejects.toMatchObject({ status: 404, body: { message: 'user not found' } });
+        await expect(client.getTeam(a.id, teams.b)).rejects.toMatchObject({ status: 404, body: { message: 'team not found' } });
         await expect(client.updateUser(a.id, users.b, { name: 'Mallory' })).rejects.toBeInstanceOf(TenantSyncApiError);
       });
     });

@@ -35,12 +35,6 @@ const seriesOfAlert: Record<string, string[]> = {
   TenantSyncCertificateExpiring: ['tls_certificate_expiry_timestamp_seconds'],
 };
 
-/**
- * Metrics the alerts and the dashboard need that the apps do not export yet (docs/operations.md,
- * "Metrics the alerts need"). When an app starts exporting one, this test fails until the name
- * is taken off the list, and from then on its series are checked like every other.
- */
-const proposedMetrics = ['readiness_check_up', 'tls_certificate_expiry_timestamp_seconds'];
 
 interface Dashboard {
   panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }>;
@@ -215,9 +209,9 @@ describe('Prometheus with the committed configuration, scraping the running apps
     for (const rule of rules) for (const name of seriesOfAlert[rule.name] ?? []) expect(rule.query, rule.name).toMatch(new RegExp(`\\b${name}\\b`));
   });
 
-  it('has a series, from the app that owns it, for every metric the alerts read; only the proposed metrics are missing', async () => {
+  it('has a series, from the app that owns it, for every metric the alerts read', async () => {
     const names = [...new Set(Object.values(seriesOfAlert).flat())];
-    const missing = await eventually(async () => {
+    await eventually(async () => {
       const absent: string[] = [];
       for (const name of names) {
         const found = await series(name);
@@ -225,10 +219,8 @@ describe('Prometheus with the committed configuration, scraping the running apps
         const owner = name.split('_')[0];
         if (owner === 'relay' || owner === 'consumer') for (const labels of found) expect(labels.job, name).toBe(owner);
       }
-      expect(absent).toEqual(proposedMetrics);
-      return absent;
+      expect(absent).toEqual([]);
     }, 30_000, 500);
-    expect(missing.sort()).toEqual([...proposedMetrics].sort());
     // consumer_lag names the topic and partition the change went through, and it has caught up.
     const lag = await query('consumer_lag');
     expect(lag.result.length).toBeGreaterThan(0);
@@ -254,9 +246,9 @@ describe('Prometheus with the committed configuration, scraping the running apps
     ]);
   });
 
-  it('answers every query of the Grafana dashboard, which reads only metrics the apps export or the proposed ones', async () => {
+  it('answers every query of the Grafana dashboard, which reads only metrics the apps export', async () => {
     const metadata = await api<Record<string, unknown>>('/api/v1/metadata');
-    const exported = new Set([...Object.keys(metadata), 'up', ...proposedMetrics]);
+    const exported = new Set([...Object.keys(metadata), 'up']);
     const expressions = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, expr: target.expr })));
     expect(expressions.length).toBeGreaterThanOrEqual(20);
     for (const { panel, expr } of expressions) {

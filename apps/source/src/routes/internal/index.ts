@@ -4,7 +4,7 @@ import { withTenant, type SourceDatabase } from '@tenant-sync/db';
 import type { SyncedEntity } from '../../synced-entities.ts';
 import type { TenancyQueries } from '../../tenancy.ts';
 import { findLive, findTombstones, listVersions } from './queries.ts';
-import { membershipSchema, orgSchema, referenceSchemas } from './schemas.ts';
+import { membershipSchema, referenceSchemas } from './schemas.ts';
 
 /**
  * The Reference API the consumer reads from, for every synced entity type. Every query runs in
@@ -58,11 +58,6 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
       };
     });
   }
-
-  // The organisation of X-Tenant-ID. The client-certificate hook has just checked it is ACTIVE
-  // (or answered 403), so a consumer can tell "this tenant may be synced" from a credential
-  // problem without a second look-up here.
-  app.get('/internal/tenancy/org', { schema: orgSchema }, async (request) => ({ id: request.tenantId, status: 'ACTIVE' }));
 
   app.get('/internal/tenancy/members/:subject', { schema: membershipSchema }, async (request) => {
     const membership = await tenancy.membership(request.tenantId, request.params.subject);

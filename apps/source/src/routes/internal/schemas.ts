@@ -33,10 +33,3 @@ export const membershipSchema = {
   params: Type.Object({ subject: Type.String({ minLength: 1, maxLength: 200 }) }),
   response: { 200: MembershipResponse, ...errors },
 };
-
-export const orgSchema = {
-  response: {
-    200: Type.Object({ id: Type.String({ format: 'uuid' }), status: Type.String() }),
-    ...errors,
-  },
-};
