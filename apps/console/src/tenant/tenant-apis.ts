@@ -45,7 +45,8 @@ export function createTenantApis({ sourceUrl, copyUrl, ca, timeoutMs, scanLimit 
     try {
       response = await request(url, { dispatcher: agent, headers: { authorization: `Bearer ${token}`, [TENANT_HEADER]: orgId, accept: 'application/json' } });
     } catch (error) {
-      throw new CONSOLE_UPSTREAM_UNAVAILABLE(base, (error as Error).message);
+      // One API down leaves the other side of the page readable.
+      return { problem: `${url.host} does not answer (${(error as Error).message})` };
     }
     const text = await response.body.text();
     if (response.statusCode === 401) throw new AUTH_UNAUTHORIZED();
