@@ -65,7 +65,8 @@ export function installKafkaJars(log: (line: string) => void = () => {}): void {
  */
 export function runKafkaTool(mainClass: string, args: string[], timeoutMs = 120_000): string {
   requireTool('java', ['-version']);
-  if (!existsSync(kafkaLibDir)) installKafkaJars();
+  // A no-op when the jars are there; fetches the tools jar where an older setup copied the broker's only.
+  installKafkaJars();
   const result = spawnSync('java', ['-Xmx256m', `-Dlog4j2.configurationFile=${log4jConfig}`, '-cp', `${kafkaLibDir}/*`, mainClass, ...args], {
     encoding: 'utf8',
     timeout: timeoutMs,
