@@ -145,13 +145,13 @@ async function run(): Promise<Result> {
   await sleep(15_000);
   const steady = await settle(load, steadyFrom, Date.now());
   const normalMs = Math.max(3_000, 1.5 * steady.worstMs);
-  log('steady state', { writes_per_s: steady.writesPerSecond, p50_s: seconds(steady.p50Ms), worst_s: seconds(steady.worstMs), held_up_above_s: seconds(normalMs) });
+  log('steady state', { writes_per_s: steady.writesPerSecond, p50_s: seconds(steady.p50Ms), worst_s: seconds(steady.worstMs), normal_lag_below_s: seconds(normalMs) });
 
   const faults: Record<string, FaultReport> = {};
   const observe = async (name: string, faultAt: number, details: Record<string, unknown> = {}) => {
     await sleep(Math.max(0, faultAt + faultWindowMs - Date.now()));
-    faults[name] = { ...(await heldUp(load, faultAt, normalMs)), ...details, errors_logged: errorsLogged([...running], faultAt, faultAt + faultWindowMs) };
-    log(`${name}: the writes it held up were published ${faults[name].published_s} s and in the copy ${faults[name].resume_s} s after the kill`, faults[name]);
+    faults[name] = { ...(await faultEffect(load, faultAt, normalMs)), ...details, errors_logged: errorsLogged([...running], faultAt, faultAt + faultWindowMs) };
+    log(`${name}: the lag was back to normal ${faults[name].published_s} s after the kill at the outbox, ${faults[name].resume_s} s at the copy`, faults[name]);
   };
 
   // A broker, the one leading the most partitions of the events topic; back after the window.
@@ -162,6 +162,7 @@ async function run(): Promise<Result> {
   const leadersMoved = momentWhen(async () => (await topicLayout(admin)).every((partition) => partition.leader >= 0 && partition.leader !== victim.id), faultWindowMs);
   await observe('broker', brokerKilledAt, { node: victim.id });
   const movedAt = await leadersMoved;
+  faults.broker!.leaders_at_window_end = await topicLayout(admin).then((partitions) => partitions.map((partition) => partition.leader), () => null);
   faults.broker!.leaders_moved_s = movedAt === undefined ? null : seconds(movedAt - brokerKilledAt);
   log(`the partitions broker ${victim.id} led had new leaders ${faults.broker!.leaders_moved_s} s after its kill`);
   const restartedAt = Date.now();
@@ -296,33 +297,62 @@ async function settle(load: Load, from: number, to: number): Promise<{ writes: A
 }
 
 interface FaultReport {
-  /** From the kill until the last write it held up was in the copy; null if one never arrived. */
+  /** From the kill until the copy's lag was back to normal; null if it was not within the window. */
   resume_s: number | null;
-  /** From the kill until the last write it held up had left the outbox (published). */
+  /** The same for the outbox: until the relays' lag was back to normal. */
   published_s: number | null;
-  held_up_writes: number;
+  /** The highest lag of the copy in the window. */
+  peak_lag_s: number;
   [detail: string]: unknown;
 }
 
+const sampleMs = 100;
+
 /**
- * The writes a fault at `faultAt` held up, once the window after it has passed and they are in
- * the copy: those acknowledged before the fault but not in the copy yet when it struck, and
- * those acknowledged in the window that took longer than `normalMs` to arrive. A fault whose
- * effect outlasts the window shows as held-up writes acknowledged near its end.
+ * The lag at each moment of [from, to): the age of the oldest acknowledged write that had not
+ * reached the stage (`publishedAt` or `visibleAt`) yet, 0 when none was waiting.
  */
-async function heldUp(load: Load, faultAt: number, normalMs: number): Promise<FaultReport> {
+function lagSeries(writes: AckedWrite[], stage: 'publishedAt' | 'visibleAt', from: number, to: number): number[] {
+  const series: number[] = [];
+  for (let t = from; t < to; t += sampleMs) {
+    let lag = 0;
+    for (const write of writes) if (write.ackedAt <= t && (write[stage] ?? Infinity) > t) lag = Math.max(lag, t - write.ackedAt);
+    series.push(lag);
+  }
+  return series;
+}
+
+/**
+ * How long after the kill the pipeline resumed, from the lag series of the window: the first
+ * rise above `normalMs` that starts within 15 s of the kill is the fault's, and it resumed when
+ * the lag fell back under `normalMs`. Without such a rise it resumed when the writes in flight
+ * at the kill had arrived (`inFlightMs`).
+ */
+function resumedAfter(series: number[], normalMs: number, inFlightMs: number | null): number | null {
+  const rise = series.findIndex((lag, index) => lag > normalMs && index * sampleMs <= 15_000);
+  if (rise === -1) return inFlightMs;
+  const back = series.findIndex((lag, index) => index > rise && lag <= normalMs);
+  return back === -1 ? null : back * sampleMs;
+}
+
+/** From `faultAt` until every write acknowledged before it had reached the stage; null if one never did. */
+function inFlightCleared(writes: AckedWrite[], stage: 'publishedAt' | 'visibleAt', faultAt: number): number | null {
+  const inFlight = writes.filter((write) => write.ackedAt <= faultAt);
+  if (inFlight.some((write) => write[stage] === undefined)) return null;
+  return Math.max(0, ...inFlight.map((write) => write[stage]! - faultAt));
+}
+
+/** Waits until the writes of the window after `faultAt` are in the copy (bounded), then measures how the fault delayed them. */
+async function faultEffect(load: Load, faultAt: number, normalMs: number): Promise<FaultReport> {
   const { writes } = await settle(load, faultAt - 60_000, faultAt + faultWindowMs);
-  const held = writes.filter(
-    (write) => (write.ackedAt <= faultAt && (write.visibleAt ?? Infinity) > faultAt) || (write.ackedAt > faultAt && (write.visibleAt ?? Infinity) - write.ackedAt > normalMs),
-  );
-  const after = (stamp: 'publishedAt' | 'visibleAt') =>
-    held.some((write) => write[stamp] === undefined) ? null : seconds(Math.max(0, ...held.map((write) => write[stamp]! - faultAt)));
-  const lastHeldAck = Math.max(faultAt, ...held.map((write) => write.ackedAt));
+  const copyLag = lagSeries(writes, 'visibleAt', faultAt, faultAt + faultWindowMs);
+  const outboxLag = lagSeries(writes, 'publishedAt', faultAt, faultAt + faultWindowMs);
+  const resumed = resumedAfter(copyLag, normalMs, inFlightCleared(writes, 'visibleAt', faultAt));
+  const published = resumedAfter(outboxLag, normalMs, inFlightCleared(writes, 'publishedAt', faultAt));
   return {
-    resume_s: after('visibleAt'),
-    published_s: after('publishedAt'),
-    held_up_writes: held.length,
-    ...(lastHeldAck > faultAt + faultWindowMs - 5_000 ? { note: 'writes were still held up at the end of the window' } : {}),
+    resume_s: resumed === null ? null : seconds(resumed),
+    published_s: published === null ? null : seconds(published),
+    peak_lag_s: seconds(Math.max(0, ...copyLag)),
   };
 }
 
