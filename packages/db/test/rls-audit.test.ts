@@ -7,7 +7,7 @@ const infra = inject('infra');
 const allAppRoles = ['consumer_app', 'relay_app', 'source_app'];
 
 /** The tables of each database that hold tenant data; the audit fails if one appears that is not listed. */
-const tenantTables = { source: ['memberships', 'organizations', 'outbox', 'teams', 'tombstones', 'users'], consumer: ['synced_users'] } as const;
+const tenantTables = { source: ['memberships', 'organizations', 'outbox', 'teams', 'tombstones', 'users'], consumer: ['synced_teams', 'synced_users'] } as const;
 
 /** Tables of the audited operator path only: no app role may reach them, whatever the tenant. */
 const operatorTables = ['operator_audit_log'];
@@ -22,7 +22,7 @@ const OPERATOR = 'tenant_operator';
 const isAllowedExtraPolicy = (table: string, policy: { name: string; roles: string[]; command: string }) =>
   (table === 'outbox' && policy.name === 'relay_drains_all_tenants' && policy.roles.join() === 'relay_app') ||
   (table === 'tombstones' && policy.name === 'relay_purges_tombstones' && policy.roles.join() === 'relay_app') ||
-  (table === 'synced_users' && policy.name === 'owner_lists_tenants' && policy.roles.join() === 'tenant_sync_owner' && policy.command === 'r') ||
+  (table.startsWith('synced_') && policy.name === 'owner_lists_tenants' && policy.roles.join() === 'tenant_sync_owner' && policy.command === 'r') ||
   policy.roles.join() === OPERATOR;
 
 /** The tenant column of a table: `organizations` is keyed by the tenant id itself. */
@@ -193,6 +193,10 @@ describe.each([
             ['source_app', 'users', 'UPDATE'],
           ]
         : [
+            ['consumer_app', 'synced_teams', 'DELETE'],
+            ['consumer_app', 'synced_teams', 'INSERT'],
+            ['consumer_app', 'synced_teams', 'SELECT'],
+            ['consumer_app', 'synced_teams', 'UPDATE'],
             ['consumer_app', 'synced_users', 'DELETE'],
             ['consumer_app', 'synced_users', 'INSERT'],
             ['consumer_app', 'synced_users', 'SELECT'],
