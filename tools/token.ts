@@ -2,9 +2,9 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
 import { configOrExit, loadSourceConfig } from '@tenant-sync/config';
 import { DEFAULT_ORG_ID, DEMO_ORG_ID, isOrgId } from '@tenant-sync/contracts';
+import { signToken } from '@tenant-sync/tenant-auth';
 
 const usage = `usage: npm run token -- [--org <uuid>] [--role member|tenant_admin] [--sub <subject>] [--ttl <seconds>] [--key <private-key.pem>]
 
@@ -65,14 +65,14 @@ try {
   process.exit(1);
 }
 
-const token = await new SignJWT({ org_id: values.org.toLowerCase(), role: values.role })
-  .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
-  .setSubject(subject)
-  .setIssuer(config.JWT_ISSUER)
-  .setAudience(config.JWT_AUDIENCE)
-  .setIssuedAt()
-  .setNotBefore('0s')
-  .setExpirationTime(`${ttl}s`)
-  .sign(key);
+const token = await signToken({
+  key,
+  orgId: values.org.toLowerCase(),
+  subject,
+  role: values.role,
+  issuer: config.JWT_ISSUER,
+  audience: config.JWT_AUDIENCE,
+  expiresIn: ttl,
+});
 
 console.log(token);

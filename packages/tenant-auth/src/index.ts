@@ -1,5 +1,6 @@
 export { cacheLookups, cacheMemberships, type CacheOptions, type LookupMembership, type Membership } from './membership-cache.ts';
 export { isSubject, MAX_SUBJECT_LENGTH } from './subject.ts';
+export { signToken, type TokenToSign } from './sign-token.ts';
 export { requireRole, tenantAuthPlugin, type Role, type TenantAuthOptions, type TenantPrincipal } from './tenant-auth-plugin.ts';
 export {
   createTokenVerifier,

@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { SignJWT } from 'jose';
+import { signToken } from '@tenant-sync/tenant-auth';
 import { workspaceRoot } from '@tenant-sync/local-infra';
 
 export const certsDir = path.join(workspaceRoot, 'certs');
@@ -33,13 +33,5 @@ export function mintToken({
   type = 'JWT',
 }: TokenOptions): Promise<string> {
   const key = createPrivateKey(readFileSync(path.join(certsDir, 'jwt-private.pem')));
-  const jwt = new SignJWT({ org_id: orgId, role })
-    .setProtectedHeader(type === null ? { alg: 'ES256' } : { alg: 'ES256', typ: type })
-    .setSubject(subject)
-    .setIssuer(issuer)
-    .setAudience(audience)
-    .setNotBefore(notBefore)
-    .setExpirationTime(expiresIn);
-  if (issuedAt !== null) jwt.setIssuedAt(issuedAt);
-  return jwt.sign(key);
+  return signToken({ key, orgId, subject, role, issuer, audience, expiresIn, notBefore, issuedAt, type });
 }
