@@ -159,12 +159,7 @@ async function run(): Promise<Result> {
   log(`kill -9 broker ${victim.id}`);
   const brokerKilledAt = Date.now();
   await victim.kill();
-  const leadersMoved = momentWhen(async () => (await topicLayout(admin)).every((partition) => partition.leader >= 0 && partition.leader !== victim.id), faultWindowMs);
   await observe('broker', brokerKilledAt, { node: victim.id });
-  const movedAt = await leadersMoved;
-  faults.broker!.leaders_at_window_end = await topicLayout(admin).then((partitions) => partitions.map((partition) => partition.leader), () => null);
-  faults.broker!.leaders_moved_s = movedAt === undefined ? null : seconds(movedAt - brokerKilledAt);
-  log(`the partitions broker ${victim.id} led had new leaders ${faults.broker!.leaders_moved_s} s after its kill`);
   const restartedAt = Date.now();
   await victim.start();
   const listeningAt = Date.now();
@@ -271,16 +266,6 @@ function errorsLogged(apps: AppProcess[], from: number, to: number): Record<stri
     }
   }
   return summary;
-}
-
-/** When `check` first passed (polled every 250 ms, errors counting as not yet), or undefined after `timeoutMs`. */
-async function momentWhen(check: () => Promise<boolean>, timeoutMs: number): Promise<number | undefined> {
-  try {
-    await waitFor('a moment', () => check().catch(() => false), timeoutMs, 250);
-    return Date.now();
-  } catch {
-    return undefined;
-  }
 }
 
 const percentile = (values: number[], share: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * share))] ?? 0;
