@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
@@ -10,17 +12,18 @@ import { loadKafkaSecurity } from '@tenant-sync/config';
 import { aclCommandArgs, brokersAnswer, createKafka, ensureTopics, tenantSyncAcls } from '@tenant-sync/kafka';
 import { createTestCertificateAuthority, freePort, runKafkaTool, startKafkaBroker, waitFor, type RunningKafkaBroker } from '@tenant-sync/local-infra';
 import { certsDir, eventually, mintToken, startApp, testTenants, type AppProcess } from '@tenant-sync/testing';
+import { workspaceRoot } from '@tenant-sync/config';
 
 const infra = inject('infra');
 const { a } = testTenants;
 
 // The real relay and consumer against a broker that only speaks SASL_SSL, with the
-// StandardAuthorizer and nothing but tenant-sync's ACLs: each app, as its own SCRAM user
-// with its password in a file, does its whole job. What each principal is refused is shown in
+// StandardAuthorizer and nothing but tenant-sync's ACLs: each app, and the operator CLI, as its
+// own SCRAM user with its password in a file, does its whole job. What each principal is refused is shown in
 // packages/kafka/test/kafka-acl.test.ts.
 describe('the apps on a secured Kafka: SASL_SSL, SCRAM users, least-privilege ACLs', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'secured-kafka-e2e-'));
-  const passwords = { admin: '', relay: '', consumer: '' };
+  const passwords = { admin: '', relay: '', consumer: '', operator: '' };
   for (const user of Object.keys(passwords) as Array<keyof typeof passwords>) passwords[user] = randomBytes(18).toString('base64url');
   const eventTopics = ['user-events', 'team-events'];
   const consumerGroup = 'tenant-sync-consumer';
@@ -117,6 +120,23 @@ describe('the apps on a secured Kafka: SASL_SSL, SCRAM users, least-privilege AC
       const [syncedTeam] = await consumerDb`SELECT version::int AS version FROM synced_teams WHERE id = ${team.id}`;
       expect(syncedTeam).toEqual({ version: 1 });
     }, 60_000);
+  });
+
+  it('the operator CLI, as its own user, lists the dead letter the consumer parked', async () => {
+    // Only a principal allowed to write the events topic can put a poison message there: the admin.
+    const admin = createKafka({ brokers: broker!.brokers, clientId: 'secured-e2e-poison', logger: pino({ level: 'silent' }), security: loadKafkaSecurity(kafkaEnv('admin')) });
+    const producer = admin.producer({ kafkaJS: { idempotent: true, acks: -1 } });
+    await producer.connect();
+    await producer.send({ topic: 'user-events', messages: [{ key: 'poison', value: 'not an event' }] });
+    await producer.disconnect();
+
+    const cliEnv = { ...process.env, ...kafkaEnv('operator'), OPERATOR_DATABASE_URL: infra.operatorUrl };
+    const output = await eventually(async () => {
+      const { stdout } = await promisify(execFile)(process.execPath, [path.join(workspaceRoot, 'tools', 'tenant.ts'), 'dlq'], { env: cliEnv, timeout: 60_000 });
+      expect(stdout).toMatch(/^[1-9]\d* dead letters in user-events\.dlq/m);
+      return stdout;
+    }, 90_000);
+    expect(output).toContain('poison');
   });
 
   it('the apps met no authorization error and logged no password', () => {
