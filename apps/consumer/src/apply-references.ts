@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { OrgId } from '@tenant-sync/contracts';
 import type { FetchEntities } from './coalesced-fetch.ts';
 import type { SourceStates, WriteStates } from './coalesced-write.ts';
 import type { DeadLetterCode } from './dead-letter.ts';
@@ -64,7 +65,7 @@ export interface ApplyDependencies {
 export async function applyReferences(
   deps: ApplyDependencies,
   synced: SyncedType,
-  orgId: string,
+  orgId: OrgId,
   ids: readonly string[],
   traceparent?: string,
 ): Promise<Map<string, ReferenceFailure>> {
@@ -86,7 +87,7 @@ export async function applyReferences(
 async function fetchStates(
   deps: ApplyDependencies,
   synced: SyncedType,
-  orgId: string,
+  orgId: OrgId,
   ids: string[],
   traceparent: string | undefined,
   failures: Map<string, ReferenceFailure>,
@@ -136,7 +137,7 @@ async function fetchStates(
   return states;
 }
 
-async function writeOneByOne(deps: ApplyDependencies, synced: SyncedType, orgId: string, states: SourceStates, failures: Map<string, ReferenceFailure>): Promise<void> {
+async function writeOneByOne(deps: ApplyDependencies, synced: SyncedType, orgId: OrgId, states: SourceStates, failures: Map<string, ReferenceFailure>): Promise<void> {
   const policy = deps.policy ?? defaultSyncPolicy;
   const wait = deps.wait ?? sleep;
   const single = [

@@ -1,15 +1,16 @@
+import type { OrgId } from '@tenant-sync/contracts';
 import { coalesce } from './coalesce.ts';
 import type { EntityBatch } from './reference-client.ts';
 import type { SourceEntity, SyncedType } from './synced-types.ts';
 
-export type FetchEntities = (synced: SyncedType, orgId: string, ids: string[], traceparent?: string) => Promise<EntityBatch>;
+export type FetchEntities = (synced: SyncedType, orgId: OrgId, ids: string[], traceparent?: string) => Promise<EntityBatch>;
 
 /** The most ids the Reference API's batch form takes in one call. */
 export const MAX_IDS_PER_CALL = 1000;
 
 interface Ask {
   synced: SyncedType;
-  orgId: string;
+  orgId: OrgId;
   ids: string[];
   traceparent: string | undefined;
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { OrgId } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { coalesce } from './coalesce.ts';
 import { isLive, writeSourceStates, type SourceTombstone } from './synced-tables.ts';
@@ -10,11 +11,11 @@ export interface SourceStates {
   tombstones: readonly SourceTombstone[];
 }
 
-export type WriteStates = (synced: SyncedType, orgId: string, states: SourceStates) => Promise<void>;
+export type WriteStates = (synced: SyncedType, orgId: OrgId, states: SourceStates) => Promise<void>;
 
 interface Write {
   synced: SyncedType;
-  orgId: string;
+  orgId: OrgId;
   states: SourceStates;
 }
 

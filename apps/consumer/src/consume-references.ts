@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { continueTrace, EventHeaders, parseEntityEvent, parseTraceparent } from '@tenant-sync/contracts';
+import { continueTrace, EventHeaders, parseEntityEvent, parseOrgId, parseTraceparent, type OrgId } from '@tenant-sync/contracts';
 import type { EachBatchPayload, Kafka, KafkaMessage } from '@tenant-sync/kafka';
 import { applyReferences, defaultSyncPolicy, type ApplyDependencies, type SyncPolicy } from './apply-references.ts';
 import { header, type DeadLetter, type DeadLetterQueue } from './dead-letter.ts';
@@ -35,7 +35,7 @@ export interface ReferenceConsumerOptions {
   /** References read ahead of the oldest unfinished one, per partition, before the partition pauses. */
   readAhead?: number;
   /** Hears the tenants of every batch (reconciliation covers them). */
-  onTenantSeen?: (orgId: string) => void;
+  onTenantSeen?: (orgId: OrgId) => void;
 }
 
 /** One valid reference waiting in its tenant's lane. */
@@ -49,7 +49,7 @@ interface Reference {
 
 /** A tenant's queue of references, applied in arrival order, a slice at a time. */
 interface Lane {
-  orgId: string;
+  orgId: OrgId;
   queue: Reference[];
   running: boolean;
   /** True while the lane waits out a failure; its references stay queued. */
@@ -87,7 +87,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
   const unavailablePause = options.unavailablePause ?? { initialMs: 1_000, factor: 1.5, maxMs: 30_000, attempts: Infinity };
   const laneConcurrency = options.laneConcurrency ?? 8;
   const readAhead = options.readAhead ?? 20_000;
-  const lanes = new Map<string, Lane>();
+  const lanes = new Map<OrgId, Lane>();
   const partitions = new Map<string, PartitionProgress>();
   const timers = new Set<NodeJS.Timeout>();
   metrics?.watchTenantQueues(() => [...lanes.values()].map((lane) => [lane.orgId, lane.queue.length]));
@@ -96,7 +96,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
   let stopped = false;
 
   /** Applies a slice of one tenant's references; returns the dead letters among them. */
-  async function applySlice(orgId: string, references: Reference[]): Promise<DeadLetter[]> {
+  async function applySlice(orgId: OrgId, references: Reference[]): Promise<DeadLetter[]> {
     // The fetch continues the trace of the first traced message (a new span of it); log lines
     // carry that trace id, and the other traces of the slice when there are several.
     const traced = references.flatMap(({ traceparent }) => {
@@ -248,7 +248,8 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
         invalid.push({ message, code: parsed.code, reason: parsed.reason });
         continue;
       }
-      const orgId = parsed.event.tenant_context.org_id.toLowerCase();
+      // The schema checked it is a UUID: this is its one spelling.
+      const orgId = parseOrgId(parsed.event.tenant_context.org_id)!;
       let lane = lanes.get(orgId);
       if (!lane) {
         lane = { orgId, queue: [], running: false, waiting: false, failedTries: 0 };

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { parseOrgId, type OrgId } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { isTenantRefusal, orgInactiveReason } from './errors.ts';
 import type { ReferenceClient } from './reference-client.ts';
@@ -52,7 +53,7 @@ type Repair = { id: string; local: LocalVersion | undefined } & ({ fetch: true }
  * Every replacement is guarded by the local version seen, so a change the consumer applies
  * meanwhile is never overwritten; the next run checks that row again.
  */
-export async function reconcileTenant(options: ReconcileOptions, synced: SyncedType, orgId: string): Promise<ReconcileReport> {
+export async function reconcileTenant(options: ReconcileOptions, synced: SyncedType, orgId: OrgId): Promise<ReconcileReport> {
   const { db, reference, logger, pageSize = 1_000, deep = false } = options;
   const report: ReconcileReport = { orgId, entityType: synced.type, checked: 0, inserted: 0, updated: 0, tombstoned: 0, removed: 0 };
 
@@ -94,7 +95,7 @@ export async function reconcileTenant(options: ReconcileOptions, synced: SyncedT
   return report;
 }
 
-async function repair({ db, reference }: ReconcileOptions, synced: SyncedType, orgId: string, repairs: Repair[], report: ReconcileReport): Promise<void> {
+async function repair({ db, reference }: ReconcileOptions, synced: SyncedType, orgId: OrgId, repairs: Repair[], report: ReconcileReport): Promise<void> {
   const toFetch = repairs.filter((item) => item.fetch).map((item) => item.id);
   const answer = toFetch.length > 0 ? await reference.fetchEntities(synced.path, orgId, toFetch) : { data: [], deleted: [], missing: [] };
   const fetched = new Map<string, SourceEntity | SourceTombstone | null>([
@@ -135,7 +136,13 @@ async function repair({ db, reference }: ReconcileOptions, synced: SyncedType, o
 export async function reconcileTenants(options: ReconcileOptions, orgIds: Iterable<string>) {
   const reports: ReconcileReport[] = [];
   const errors: Array<{ orgId: string; error: unknown }> = [];
-  for (const orgId of new Set([...orgIds].map((id) => id.toLowerCase()))) {
+  const tenants = new Set<OrgId>();
+  for (const id of orgIds) {
+    const orgId = parseOrgId(id);
+    if (orgId) tenants.add(orgId);
+    else errors.push({ orgId: id, error: new Error('not an org id') });
+  }
+  for (const orgId of tenants) {
     try {
       for (const synced of options.types) reports.push(await reconcileTenant(options, synced, orgId));
     } catch (error) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { User } from '@tenant-sync/contracts';
+import { parseOrgId, type User } from '@tenant-sync/contracts';
 import { applyReferences, defaultSyncPolicy, type ApplyDependencies, type SyncPolicy } from '../src/apply-references.ts';
 import { SourceAuthError, SyncUnavailableError } from '../src/errors.ts';
 import { ReferenceApiError, type EntityBatch } from '../src/reference-client.ts';
@@ -12,7 +12,7 @@ import { syncedTypes } from '../src/synced-types.ts';
 const [users] = syncedTypes as [typeof syncedTypes[number]];
 
 const logger = pino({ level: 'silent' });
-const orgId = randomUUID();
+const orgId = parseOrgId(randomUUID())!;
 
 const user = (id: string, version: number): User => ({
   id,

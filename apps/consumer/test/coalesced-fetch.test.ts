@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { User } from '@tenant-sync/contracts';
+import { parseOrgId, type User } from '@tenant-sync/contracts';
 import { coalesceFetches, MAX_IDS_PER_CALL } from '../src/coalesced-fetch.ts';
 import type { EntityBatch } from '../src/reference-client.ts';
 import { syncedTypes, type SyncedType } from '../src/synced-types.ts';
@@ -34,10 +34,11 @@ function fakeSource(gone: Set<string> = new Set(), deleted: Set<string> = new Se
 }
 
 const ids = (n: number) => Array.from({ length: n }, () => randomUUID());
+const newOrgId = () => parseOrgId(randomUUID())!;
 
 describe('coalesceFetches', () => {
   it('merges the fetches of one tenant and type asked for together into one call, and gives each caller its own part', async () => {
-    const [orgA, orgB] = [randomUUID(), randomUUID()];
+    const [orgA, orgB] = [newOrgId(), newOrgId()];
     const [first, second, other, teamIds] = [ids(3), ids(2), ids(4), ids(2)];
     const gone = new Set([second[1]!]);
     const source = fakeSource(gone, new Set([first[2]!]));
@@ -68,7 +69,7 @@ describe('coalesceFetches', () => {
   it('splits a tenant round into calls the batch form accepts', async () => {
     const source = fakeSource();
     const fetchEntities = coalesceFetches(source.fetchEntities);
-    const orgId = randomUUID();
+    const orgId = newOrgId();
     const answers = await Promise.all([fetchEntities(users, orgId, ids(MAX_IDS_PER_CALL)), fetchEntities(users, orgId, ids(700))]);
     expect(source.calls.map((call) => call.ids.length)).toEqual([MAX_IDS_PER_CALL, 700]);
     expect(answers.map((answer) => answer.data.length)).toEqual([MAX_IDS_PER_CALL, 700]);
@@ -80,7 +81,7 @@ describe('coalesceFetches', () => {
       if (fail) throw new Error('source down');
       return { data: asked.map((id) => user(orgId, id)), deleted: [], missing: [] };
     });
-    const orgId = randomUUID();
+    const orgId = newOrgId();
     const results = await Promise.allSettled([fetchEntities(users, orgId, ids(1)), fetchEntities(users, orgId, ids(1))]);
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
     fail = false;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { parseOrgId } from '@tenant-sync/contracts';
 import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { freePort } from '@tenant-sync/local-infra';
 import { testTenants, type AppProcess } from '@tenant-sync/testing';
@@ -17,6 +18,7 @@ const infra = inject('infra');
 const { a, b, suspended } = testTenants;
 const logger = pino({ level: 'silent' });
 const [users, teams] = syncedTypes as [SyncedType, SyncedType];
+const org = (id: string) => parseOrgId(id)!;
 
 /** Runs the CLI as `nx run consumer:reconcile` does; resolves with its exit code and output. */
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
@@ -88,7 +90,7 @@ describe('reconciliation against the real source', () => {
     await sourceAdmin`UPDATE users SET name = name || ' v2' WHERE id = ANY(${ids.slice(0, 5)})`;
     const [bUser] = await sourceAdmin`INSERT INTO users (org_id, name, email) VALUES (${b.id}, 'B user', 'b@b.test') RETURNING id`;
 
-    expect(await reconcileTenant(options(), users, a.id)).toEqual({ orgId: a.id, entityType: 'USER', checked: 20, inserted: 20, updated: 0, tombstoned: 0, removed: 0 });
+    expect(await reconcileTenant(options(), users, org(a.id))).toEqual({ orgId: a.id, entityType: 'USER', checked: 20, inserted: 20, updated: 0, tombstoned: 0, removed: 0 });
     expect(await row(ids[0]!)).toMatchObject({ name: 'User 1 v2', version: 2 });
     expect(await row(bUser?.id)).toBeUndefined(); // another tenant is not touched
 
@@ -104,7 +106,7 @@ describe('reconciliation against the real source', () => {
     await consumerAdmin`INSERT INTO synced_users (org_id, id, version, deleted_at) VALUES (${a.id}, ${extraTombstone}, 4, now())`;
     await sourceAdmin`DELETE FROM users WHERE id = ${goneAtSource}`;
 
-    expect(await reconcileTenant(options(), users, a.id)).toEqual({ orgId: a.id, entityType: 'USER', checked: 22, inserted: 1, updated: 3, tombstoned: 1, removed: 2 });
+    expect(await reconcileTenant(options(), users, org(a.id))).toEqual({ orgId: a.id, entityType: 'USER', checked: 22, inserted: 1, updated: 3, tombstoned: 1, removed: 2 });
     expect(await row(deleted)).toMatchObject({ name: 'User 1 v2', version: 2, deleted_at: null });
     expect(await row(stale)).toMatchObject({ name: 'User 2 v2', version: 2 });
     expect(await row(ahead)).toMatchObject({ email: 'rec4@a.test', version: 2 });
@@ -114,9 +116,9 @@ describe('reconciliation against the real source', () => {
     expect(await row(extraTombstone)).toBeUndefined();
     // Same version, other content: only the deep comparison sees it.
     expect(await row(altered)).toMatchObject({ name: 'altered by hand' });
-    expect(await reconcileTenant(options(true), users, a.id)).toEqual({ orgId: a.id, entityType: 'USER', checked: 20, inserted: 0, updated: 1, tombstoned: 0, removed: 0 });
+    expect(await reconcileTenant(options(true), users, org(a.id))).toEqual({ orgId: a.id, entityType: 'USER', checked: 20, inserted: 0, updated: 1, tombstoned: 0, removed: 0 });
     expect(await row(altered)).toMatchObject({ name: 'User 3 v2' });
-    expect(await reconcileTenant(options(true), users, a.id)).toEqual({ orgId: a.id, entityType: 'USER', checked: 20, inserted: 0, updated: 0, tombstoned: 0, removed: 0 });
+    expect(await reconcileTenant(options(true), users, org(a.id))).toEqual({ orgId: a.id, entityType: 'USER', checked: 20, inserted: 0, updated: 0, tombstoned: 0, removed: 0 });
     expect(await copyState(a.id)).toEqual(await sourceState(a.id));
   });
 
@@ -127,7 +129,7 @@ describe('reconciliation against the real source', () => {
     await consumerAdmin`INSERT INTO synced_teams (org_id, id, name, version) VALUES (${a.id}, ${ghost}, 'Ghost', 7)`;
     await consumerAdmin`INSERT INTO synced_teams (org_id, id, name, version) VALUES (${a.id}, ${kept}, 'Forged', 99)`;
 
-    expect(await reconcileTenant(options(), teams, a.id)).toEqual({ orgId: a.id, entityType: 'TEAM', checked: 3, inserted: 0, updated: 1, tombstoned: 1, removed: 1 });
+    expect(await reconcileTenant(options(), teams, org(a.id))).toEqual({ orgId: a.id, entityType: 'TEAM', checked: 3, inserted: 0, updated: 1, tombstoned: 1, removed: 1 });
     const copied = await consumerAdmin`SELECT id, name, version::int AS version, deleted_at IS NOT NULL AS deleted FROM synced_teams WHERE org_id = ${a.id} ORDER BY name`;
     expect(copied.map((r) => ({ ...r }))).toEqual([
       { id: kept, name: 'Kept', version: 1, deleted: false },
@@ -157,7 +159,7 @@ describe('reconciliation against the real source', () => {
     const held = randomUUID();
     await consumerAdmin`INSERT INTO synced_users (org_id, id, name, email, version) VALUES (${suspended.id}, ${held}, 'Held', 'held@x.test', 1)`;
     try {
-      expect(await reconcileTenant(options(), users, suspended.id)).toMatchObject({ skipped: expect.stringContaining('not active') });
+      expect(await reconcileTenant(options(), users, org(suspended.id))).toMatchObject({ skipped: expect.stringContaining('not active') });
       expect(await consumerAdmin`SELECT 1 FROM synced_users WHERE id = ${held}`).toHaveLength(1);
     } finally {
       await consumerAdmin`DELETE FROM synced_users WHERE id = ${held}`;

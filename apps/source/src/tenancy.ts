@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { SourceDatabase } from '@tenant-sync/db';
 import { withTenant } from '@tenant-sync/db';
+import type { OrgId } from '@tenant-sync/contracts';
 import type { Membership } from '@tenant-sync/tenant-auth';
 
 /** Organisation and membership look-ups, run under the organisation's own tenant context. */
 export function createTenancyQueries(db: Kysely<SourceDatabase>) {
   return {
-    async membership(orgId: string, subject: string): Promise<Membership | null> {
+    async membership(orgId: OrgId, subject: string): Promise<Membership | null> {
       const row = await withTenant(db, orgId, (trx) =>
         trx
           .selectFrom('organizations')
@@ -20,7 +21,7 @@ export function createTenancyQueries(db: Kysely<SourceDatabase>) {
       return row ?? null;
     },
 
-    async orgStatus(orgId: string): Promise<string | null> {
+    async orgStatus(orgId: OrgId): Promise<string | null> {
       const row = await withTenant(db, orgId, (trx) =>
         trx.selectFrom('organizations').select('status').where('id', '=', orgId).executeTakeFirst(),
       );

@@ -1,4 +1,4 @@
-export { DEFAULT_ORG_ID, DEMO_ORG_ID, isOrgId, TENANT_HEADER } from './org-id.ts';
+export { DEFAULT_ORG_ID, DEMO_ORG_ID, isOrgId, parseOrgId, TENANT_HEADER, type OrgId } from './org-id.ts';
 export { CreateUserBody, UpdateUserBody, User, UserPage } from './user.ts';
 export {
   deadLetterTopic,

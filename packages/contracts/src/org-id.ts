@@ -9,6 +9,20 @@ export function isOrgId(value: unknown): value is string {
   return typeof value === 'string' && uuidPattern.test(value);
 }
 
+declare const checkedOrgId: unique symbol;
+
+/**
+ * A tenant id that was checked where it came in (a token, a header, a message, a setting) and
+ * is in its one spelling, lower case. Tenant transactions take only this type, so an id that
+ * skipped the check does not compile.
+ */
+export type OrgId = string & { readonly [checkedOrgId]: true };
+
+/** `value` as an `OrgId`, or null when it cannot be one. */
+export function parseOrgId(value: unknown): OrgId | null {
+  return isOrgId(value) ? (value.toLowerCase() as OrgId) : null;
+}
+
 /** The reserved default tenant seeded by setup. */
 export const DEFAULT_ORG_ID = '00000000-0000-0000-0000-000000000000';
 /** The second demo tenant seeded by setup. */

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { isOrgId } from '@tenant-sync/contracts';
+import { isOrgId, type OrgId } from '@tenant-sync/contracts';
 import { InvalidTenantError } from './errors.ts';
 
 export interface TenantTransactionOptions {
@@ -14,7 +14,7 @@ export interface TenantTransactionOptions {
  */
 export async function withTenant<DB, T>(
   db: Kysely<DB>,
-  orgId: string,
+  orgId: OrgId,
   work: (trx: Transaction<DB>) => Promise<T>,
   options: TenantTransactionOptions = {},
 ): Promise<T> {

@@ -3,10 +3,11 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { testTenants } from '@tenant-sync/testing';
 import { createDatabase, InvalidTenantError, withTenant, type SourceDatabase } from '../src/index.ts';
+import { parseOrgId, type OrgId } from '@tenant-sync/contracts';
 
 const infra = inject('infra');
-const a = testTenants.a.id;
-const b = testTenants.b.id;
+const a = parseOrgId(testTenants.a.id)!;
+const b = parseOrgId(testTenants.b.id)!;
 
 describe('withTenant under row level security', () => {
   // One connection: every transaction reuses it, so a tenant left behind would show.
@@ -72,7 +73,7 @@ describe('withTenant under row level security', () => {
   });
 
   it('never sends a tenant id that is not a UUID to the database', async () => {
-    await expect(withTenant(db, "' OR 1=1 --", async () => 'ran')).rejects.toBeInstanceOf(InvalidTenantError);
+    await expect(withTenant(db, "' OR 1=1 --" as OrgId, async () => 'ran')).rejects.toBeInstanceOf(InvalidTenantError);
   });
 
   it('does not let the app role escape: no SET ROLE, no disabling RLS, no malformed GUC trick', async () => {

@@ -1,3 +1,4 @@
+import type { OrgId } from '@tenant-sync/contracts';
 /** What the system of record says about a subject in an organisation. */
 export interface Membership {
   orgStatus: string;
@@ -5,7 +6,7 @@ export interface Membership {
   memberStatus: string | null;
 }
 
-export type LookupMembership = (orgId: string, subject: string) => Promise<Membership | null>;
+export type LookupMembership = (orgId: OrgId, subject: string) => Promise<Membership | null>;
 
 export interface CacheOptions<A extends unknown[]> {
   ttlMs: number;

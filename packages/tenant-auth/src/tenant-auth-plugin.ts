@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import { isOrgId, TENANT_HEADER } from '@tenant-sync/contracts';
+import { parseOrgId, TENANT_HEADER, type OrgId } from '@tenant-sync/contracts';
 import type { LookupMembership } from './membership-cache.ts';
 import type { VerifyToken } from './token-verifier.ts';
 import { AUTH_ROLE_NOT_ALLOWED, AUTH_UNAUTHORIZED } from './errors.ts';
@@ -9,7 +9,7 @@ export type Role = 'member' | 'tenant_admin';
 
 /** Who is calling, established by the token and confirmed by the database. */
 export interface TenantPrincipal {
-  orgId: string;
+  orgId: OrgId;
   subject: string;
   role: Role;
 }
@@ -62,7 +62,7 @@ async function authenticate(request: FastifyRequest, { verifyToken, lookupMember
     return `token rejected: ${(error as Error).message}`;
   }
   const tenantHeader = request.headers[TENANT_HEADER];
-  if (tenantHeader !== undefined && (!isOrgId(tenantHeader) || tenantHeader.toLowerCase() !== claims.orgId)) {
+  if (tenantHeader !== undefined && parseOrgId(tenantHeader) !== claims.orgId) {
     return 'X-Tenant-ID does not match the token org_id';
   }
   const membership = await lookupMembership(claims.orgId, claims.subject);

@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { isOrgId } from '@tenant-sync/contracts';
+import { parseOrgId, type OrgId } from '@tenant-sync/contracts';
 import { isSubject } from './subject.ts';
 
 export interface TokenVerifierOptions {
@@ -22,7 +22,7 @@ export interface TokenVerifierOptions {
 
 export interface TokenClaims {
   subject: string;
-  orgId: string;
+  orgId: OrgId;
   /** The role the token asks for; the membership in the database decides what it gets. */
   role: string | undefined;
 }
@@ -76,10 +76,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): VerifyToken 
     if ((payload.exp as number) - (payload.iat as number) > options.maxTokenAgeSeconds) {
       throw new InvalidTokenError('token lifetime exceeds the maximum');
     }
-    const orgId = payload.org_id;
-    if (!isOrgId(orgId)) throw new InvalidTokenError('org_id claim is not a UUID');
+    const orgId = parseOrgId(payload.org_id);
+    if (!orgId) throw new InvalidTokenError('org_id claim is not a UUID');
     if (!isSubject(payload.sub)) throw new InvalidTokenError('sub claim is invalid');
-    return { subject: payload.sub, orgId: orgId.toLowerCase(), role: typeof payload.role === 'string' ? payload.role : undefined };
+    return { subject: payload.sub, orgId, role: typeof payload.role === 'string' ? payload.role : undefined };
   };
 }
 

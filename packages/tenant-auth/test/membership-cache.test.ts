@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseOrgId } from '@tenant-sync/contracts';
 import { cacheLookups, cacheMemberships, type Membership } from '../src/index.ts';
 
-const orgId = '00000000-0000-0000-0000-000000000000';
+const orgId = parseOrgId('00000000-0000-0000-0000-000000000000')!;
 
 describe('cacheMemberships', () => {
   afterEach(() => {
@@ -28,7 +29,7 @@ describe('cacheMemberships', () => {
     const lookup = vi.fn(async (org: string, subject: string) => ({ orgStatus: 'ACTIVE', role: subject === 'admin' ? 'tenant_admin' : null, memberStatus: org === orgId ? 'ACTIVE' : null }));
     const cached = cacheMemberships(lookup, 60_000);
     await cached(orgId, 'admin');
-    await expect(cached('11111111-1111-1111-1111-111111111111', 'admin')).resolves.toMatchObject({ memberStatus: null });
+    await expect(cached(parseOrgId('11111111-1111-1111-1111-111111111111')!, 'admin')).resolves.toMatchObject({ memberStatus: null });
     await expect(cached(orgId, 'someone')).resolves.toMatchObject({ role: null });
     expect(lookup).toHaveBeenCalledTimes(3);
   });

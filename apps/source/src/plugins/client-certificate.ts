@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { isOrgId, ReferenceHeaders } from '@tenant-sync/contracts';
+import { parseOrgId, ReferenceHeaders, type OrgId } from '@tenant-sync/contracts';
 import { peerIdentity } from '@tenant-sync/tls';
 import { SRC_CLIENT_NOT_AUTHORISED, SRC_TENANT_NOT_ALLOWED } from '../errors.ts';
 
@@ -9,13 +9,13 @@ export interface ClientCertificateOptions {
   /** Client identities allowed to call: SPIFFE IDs, matched exactly. */
   allowedClients: string[];
   /** Status of an organisation, or null when it does not exist. */
-  orgStatus: (orgId: string) => Promise<string | null>;
+  orgStatus: (orgId: OrgId) => Promise<string | null>;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The tenant named by X-Tenant-ID, validated; set on the internal listener only. */
-    tenantId: string;
+    tenantId: OrgId;
     /** The verified client identity; set on the internal listener only. */
     consumerId: string;
   }
@@ -30,7 +30,7 @@ declare module 'fastify' {
  */
 async function clientCertificate(app: FastifyInstance, { allowedClients, orgStatus }: ClientCertificateOptions) {
   const allowed = new Set(allowedClients);
-  app.decorateRequest('tenantId', '');
+  app.decorateRequest('tenantId', '' as OrgId);
   app.decorateRequest('consumerId', '');
 
   app.addHook('onRequest', async (request, reply) => {
@@ -46,10 +46,10 @@ async function clientCertificate(app: FastifyInstance, { allowedClients, orgStat
     if (!identity.clientAuth) return refuse(401, 'certificate is not meant for client authentication');
     const consumerId = spiffeId.slice(spiffeId.lastIndexOf('/') + 1);
     if (request.headers[ReferenceHeaders.consumerId] !== consumerId) return refuse(401, 'X-Consumer-ID does not match the certificate');
-    const tenantId = request.headers[ReferenceHeaders.tenantId];
-    if (!isOrgId(tenantId)) return refuse(403, 'X-Tenant-ID missing or not a UUID');
-    if ((await orgStatus(tenantId.toLowerCase())) !== 'ACTIVE') return refuse(403, 'organisation unknown or not active');
-    request.tenantId = tenantId.toLowerCase();
+    const tenantId = parseOrgId(request.headers[ReferenceHeaders.tenantId]);
+    if (!tenantId) return refuse(403, 'X-Tenant-ID missing or not a UUID');
+    if ((await orgStatus(tenantId)) !== 'ACTIVE') return refuse(403, 'organisation unknown or not active');
+    request.tenantId = tenantId;
     request.consumerId = consumerId;
     request.log = reply.log = request.log.child({ tenantId: request.tenantId, consumerId });
   });
