@@ -56,7 +56,7 @@ interface Result {
   lost: number;
   out_of_order: number;
   dead_letters: number;
-  /** null: the writes caught by that fault were not all in the copy within the catch-up bound. */
+  /** null: the lag did not fall back to normal within the 45 s window after that kill. */
   resume_s: { broker: number | null; relay: number | null; consumer: number | null };
 }
 
