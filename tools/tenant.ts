@@ -10,15 +10,6 @@ import { deadLetterTopic, eventTopic, isEntityType, isOrgId } from '@tenant-sync
 import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { createKafka } from '@tenant-sync/kafka';
 import {
-  matchesFilter,
-  readDeadLetter,
-  readDeadLetters,
-  replayDeadLetters,
-  replayRefusal,
-  type DeadLetter,
-  type DeadLetterFilter,
-} from './tenant/dead-letters.ts';
-import {
   addMember,
   asOperator,
   audit,
@@ -26,12 +17,19 @@ import {
   createOrg,
   listMembers,
   listOrgs,
+  matchesFilter,
   OperatorError,
   outboxState,
   parkedRows,
+  readDeadLetter,
+  readDeadLetters,
   removeMember,
+  replayDeadLetters,
+  replayRefusal,
   setOrgStatus,
-} from './tenant/operator-queries.ts';
+  type DeadLetter,
+  type DeadLetterFilter,
+} from '@tenant-sync/operator';
 import { terminalSafe, terminalSafeLines } from './tenant/terminal-text.ts';
 
 const usage = `usage: npm run tenant -- <command> [arguments]
