@@ -13,6 +13,7 @@ const usage = `usage: node packages/kafka/bin/kafka-acls.ts --bootstrap-server <
   --relay <principal>     default User:relay
   --consumer <principal>  default User:consumer
   --operator <principal>  default User:operator
+  --console <principal>   the web console's user, when the console runs (e.g. User:console)
   --create-topics         also let relay and consumer create their topics (KAFKA_CREATE_TOPICS=true)
 
 Prints a shell script of kafka-acls.sh commands (\${KAFKA_HOME}/bin/kafka-acls.sh) on stdout.`;
@@ -28,6 +29,7 @@ try {
       relay: { type: 'string', default: 'User:relay' },
       consumer: { type: 'string', default: 'User:consumer' },
       operator: { type: 'string', default: 'User:operator' },
+      console: { type: 'string' },
       'create-topics': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -49,7 +51,7 @@ if (!bootstrap || !commandConfig) {
 
 const quote = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`);
 const rules = tenantSyncAcls({
-  principals: { relay: options.relay, consumer: options.consumer, operator: options.operator },
+  principals: { relay: options.relay, consumer: options.consumer, operator: options.operator, console: options.console },
   eventTopics: options.topic ?? ['user-events', 'team-events'],
   consumerGroup: options.group,
   createTopics: options['create-topics'],

@@ -3,6 +3,8 @@ export interface AclPrincipals {
   relay: string;
   consumer: string;
   operator: string;
+  /** The web console (apps/console), when it runs: the operator's rights, and the consumers' lag. */
+  console?: string | undefined;
 }
 
 export interface AclPlanOptions {
@@ -70,6 +72,14 @@ export function tenantSyncAcls({ principals, eventTopics, consumerGroup, createT
     { principal: principals.operator, resource: 'group', pattern: 'prefixed', names: [readerGroupPrefix], operations: ['Read'], why: '`tenant dlq` reads with a throw-away group, committing nothing' },
     topic(principals.operator, eventTopics, ['Write', 'Describe'], '`tenant replay`: publishes a fixed dead letter again'),
   ];
+  if (principals.console) {
+    rules.push(
+      topic(principals.console, deadLetterTopics, ['Read', 'Describe'], 'the operator view reads the dead letters'),
+      { principal: principals.console, resource: 'group', pattern: 'prefixed', names: [readerGroupPrefix], operations: ['Read'], why: 'reads dead letters with a throw-away group' },
+      topic(principals.console, eventTopics, ['Write', 'Describe'], 'replays a dead letter; Describe also gives the high watermarks of the lag'),
+      { principal: principals.console, resource: 'group', pattern: 'literal', names: [consumerGroup], operations: ['Describe'], why: "shows the consumers' lag (committed offsets), without joining the group" },
+    );
+  }
   if (createTopics) {
     const all = [...eventTopics, ...deadLetterTopics];
     rules.push(

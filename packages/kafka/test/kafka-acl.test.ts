@@ -51,6 +51,15 @@ async function expectReadRefused(client: { kafka: Kafka; lines: string[] }, topi
   expect(client.lines.join('\n')).toMatch(refusal);
 }
 
+/** Resolves when a line matching `pattern` is in `lines`; throws after `timeoutMs`. */
+async function waitForLine(lines: string[], pattern: RegExp, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (!lines.some((line) => pattern.test(line))) {
+    if (Date.now() > deadline) throw new Error(`no log line matched ${pattern} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function expectNoConnection(security: KafkaSecurityConfig | undefined) {
   await expect(brokersAnswer(brokers, { security, timeoutMs: 5_000 })()).rejects.toThrow();
   const kafka = createKafka({ brokers: brokers, clientId: 'refused', logger: pino({ level: 'silent' }), security });
@@ -134,6 +143,35 @@ describe('Kafka least privilege: SASL_SSL, SCRAM users and the ACLs of tenant-sy
     expect(replayed).toMatchObject({ topicName: 'user-events', errorCode: 0 });
     await expectReadRefused(operator, 'user-events', /Topic authorization failed/);
     await expect(send(operator.kafka, 'user-events.dlq', 'a forged dead letter')).rejects.toThrow(/Topic authorization failed/);
+  });
+
+  it("the console reads the consumers' lag and the dead letters, and can neither join the consumers' group nor read the events", async () => {
+    const consoleUser = clientOf(scramEnv('console'), 'acl-test-console');
+    const admin = consoleUser.kafka.admin();
+    await admin.connect();
+    try {
+      expect((await admin.listTopics({ timeout: 10_000 })).sort()).toEqual([...eventTopics, ...eventTopics.map((topic) => `${topic}.dlq`)].sort());
+      const [committed] = await admin.fetchOffsets({ groupId: consumerGroup, topics: ['user-events'] });
+      expect(committed?.partitions[0]?.offset).toBe('1');
+      // The relay's reference and the operator's replay; the forged writes were refused.
+      expect((await admin.fetchTopicOffsets('user-events'))[0]?.high).toBe('2');
+    } finally {
+      await admin.disconnect();
+    }
+    const [letter] = await readFromOffsets(consoleUser.kafka, 'user-events.dlq', [{ partition: 0, from: '0', to: '1' }], { timeoutMs: 30_000 });
+    expect(letter?.value?.toString()).toBe('a dead letter');
+    await expectReadRefused(consoleUser, 'user-events', /Topic authorization failed/);
+    const member = consoleUser.kafka.consumer({ kafkaJS: { groupId: consumerGroup, fromBeginning: true, autoCommit: false } });
+    await member.connect();
+    try {
+      await member.subscribe({ topics: ['team-events'] });
+      let received = 0;
+      void member.run({ eachMessage: async () => void received++ });
+      await waitForLine(consoleUser.lines, /Group authorization failed/, 30_000);
+      expect(received).toBe(0);
+    } finally {
+      await member.disconnect();
+    }
   });
 
   it('authenticates a PLAIN user too, who sees nothing without an ACL', async () => {

@@ -14,8 +14,8 @@ export interface SecuredBroker {
   /** The throw-away CA that signed the broker's certificate, and the folder the test may write to. */
   caFile: string;
   dir: string;
-  /** SCRAM users (admin, relay, consumer, operator) and the PLAIN user `plain`: name → password. */
-  passwords: Record<'admin' | 'relay' | 'consumer' | 'operator' | 'plain', string>;
+  /** SCRAM users (admin, relay, consumer, operator, console) and the PLAIN user `plain`: name → password. */
+  passwords: Record<'admin' | 'relay' | 'consumer' | 'operator' | 'console' | 'plain', string>;
   eventTopics: string[];
   consumerGroup: string;
 }
@@ -42,7 +42,7 @@ async function twoFreePorts() {
  */
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(path.join(tmpdir(), 'kafka-acl-'));
-  const passwords = Object.fromEntries(['admin', 'relay', 'consumer', 'operator', 'plain'].map((user) => [user, randomBytes(18).toString('base64url')])) as SecuredBroker['passwords'];
+  const passwords = Object.fromEntries(['admin', 'relay', 'consumer', 'operator', 'console', 'plain'].map((user) => [user, randomBytes(18).toString('base64url')])) as SecuredBroker['passwords'];
   const eventTopics = ['user-events', 'team-events'];
   const consumerGroup = 'tenant-sync-consumer';
   const ca = createTestCertificateAuthority(dir);
@@ -54,7 +54,7 @@ export default async function setup(project: TestProject) {
     secured: {
       ...ca.issue('broker', ['DNS:localhost', 'IP:127.0.0.1']),
       caFile: ca.caFile,
-      scramUsers: { admin: passwords.admin, relay: passwords.relay, consumer: passwords.consumer, operator: passwords.operator },
+      scramUsers: { admin: passwords.admin, relay: passwords.relay, consumer: passwords.consumer, operator: passwords.operator, console: passwords.console },
       plainUsers: { plain: passwords.plain },
       superUsers: ['User:admin'],
     },
@@ -82,7 +82,7 @@ export default async function setup(project: TestProject) {
       ].join('\n'),
       { mode: 0o600 },
     );
-    const rules = tenantSyncAcls({ principals: { relay: 'User:relay', consumer: 'User:consumer', operator: 'User:operator' }, eventTopics, consumerGroup });
+    const rules = tenantSyncAcls({ principals: { relay: 'User:relay', consumer: 'User:consumer', operator: 'User:operator', console: 'User:console' }, eventTopics, consumerGroup });
     for (const rule of rules) runKafkaTool('org.apache.kafka.tools.AclCommand', ['--bootstrap-server', broker.brokers, '--command-config', commandConfig, ...aclCommandArgs(rule)], 300_000);
   } catch (error) {
     await stop();

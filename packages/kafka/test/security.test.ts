@@ -50,6 +50,16 @@ describe('tenantSyncAcls', () => {
     expect(rules.some((rule) => rule.operations.includes('Create'))).toBe(false);
   });
 
+  it("gives the console, when it runs, the operator's rights and the consumers' lag, never a place in their group", () => {
+    const withConsole = tenantSyncAcls({
+      principals: { relay: 'User:relay', consumer: 'User:consumer', operator: 'User:operator', console: 'User:console' },
+      eventTopics: ['user-events'],
+      consumerGroup: 'tenant-sync-consumer',
+    }).filter((rule) => rule.principal === 'User:console');
+    expect(withConsole.find((rule) => rule.resource === 'group' && rule.pattern === 'literal')).toMatchObject({ names: ['tenant-sync-consumer'], operations: ['Describe'] });
+    expect(withConsole.some((rule) => rule.resource === 'topic' && rule.names.includes('user-events') && rule.operations.includes('Read'))).toBe(false);
+  });
+
   it('writes kafka-acls.sh arguments', () => {
     expect(aclCommandArgs(rules[0]!)).toEqual([
       '--add', '--allow-principal', 'User:relay', '--operation', 'Write', '--operation', 'Describe',
