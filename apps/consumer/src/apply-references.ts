@@ -5,7 +5,7 @@ import type { FetchEntities } from './coalesced-fetch.ts';
 import type { SourceStates, WriteStates } from './coalesced-write.ts';
 import type { DeadLetterCode } from './dead-letter.ts';
 import { isAuthRefusal, isDataError, isTenantRefusal, isTransientFetchError, orgInactiveReason, SourceAuthError, SyncUnavailableError } from './errors.ts';
-import { transientBackoff, withRetry, type BackoffPolicy } from './retry.ts';
+import { withRetry, type BackoffPolicy } from '@tenant-sync/ops';
 import type { SourceTombstone } from './synced-tables.ts';
 import type { SourceEntity, SyncedType } from './synced-types.ts';
 
@@ -26,6 +26,13 @@ export interface SyncPolicy {
   writeAttempts: number;
   writeRetryDelayMs: number;
 }
+
+/**
+ * Network errors and 5xx: factor 1.5 from 200 ms, capped at 10 s, 8 attempts (about 5 s) within
+ * one round of a tenant's references; past that the tenant's lane waits and tries again, so a
+ * source that stays away costs waits, never messages.
+ */
+export const transientBackoff: BackoffPolicy = { initialMs: 200, factor: 1.5, maxMs: 10_000, attempts: 8 };
 
 export const defaultSyncPolicy: SyncPolicy = {
   transient: transientBackoff,

@@ -6,7 +6,7 @@ import { header, type DeadLetter, type DeadLetterQueue } from './dead-letter.ts'
 import { SourceAuthError, SyncUnavailableError } from './errors.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { createPartitionProgress, type PartitionProgress } from './partition-progress.ts';
-import { backoffDelay, type BackoffPolicy } from './retry.ts';
+import { backoffDelay, type BackoffPolicy } from '@tenant-sync/ops';
 import type { SyncedType } from './synced-types.ts';
 
 type ConsumerConfig = NonNullable<Parameters<Kafka['consumer']>[0]>;

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseOrgId, type User } from '@tenant-sync/contracts';
-import { applyReferences, defaultSyncPolicy, type ApplyDependencies, type SyncPolicy } from '../src/apply-references.ts';
+import { backoffDelay } from '@tenant-sync/ops';
+import { applyReferences, defaultSyncPolicy, transientBackoff, type ApplyDependencies, type SyncPolicy } from '../src/apply-references.ts';
 import { SourceAuthError, SyncUnavailableError } from '../src/errors.ts';
 import { ReferenceApiError, type EntityBatch } from '../src/reference-client.ts';
-import { backoffDelay, transientBackoff } from '../src/retry.ts';
 import type { SourceStates as States } from '../src/coalesced-write.ts';
 import { syncedTypes } from '../src/synced-types.ts';
 

@@ -1,5 +1,4 @@
-import { KafkaJS } from '@confluentinc/kafka-javascript';
-import type { Kafka, Producer } from '@tenant-sync/kafka';
+import { CompressionTypes, type Kafka, type Producer } from '@tenant-sync/kafka';
 
 /**
  * An idempotent producer (acks from all in-sync replicas, per-partition order kept across
@@ -13,6 +12,6 @@ export function createProducer(kafka: Kafka): Producer {
     'linger.ms': 0,
     'batch.num.messages': 10_000,
     'message.timeout.ms': 30_000,
-    kafkaJS: { idempotent: true, acks: -1, compression: KafkaJS.CompressionTypes.LZ4 },
+    kafkaJS: { idempotent: true, acks: -1, compression: CompressionTypes.LZ4 },
   });
 }

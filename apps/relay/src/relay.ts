@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
+import { backoffDelay, type BackoffPolicy } from '@tenant-sync/ops';
 import type { EventTopics } from './event-topics.ts';
 import { toMessage } from './event.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -23,7 +24,8 @@ export interface RelayOptions {
   batchesInFlight?: number;
 }
 
-const maxBackoffMs = 10_000;
+/** After a failed batch: from 200 ms, doubling, at most 10 s, for as long as the failure lasts. */
+const failureBackoff: BackoffPolicy = { initialMs: 200, factor: 2, maxMs: 10_000, attempts: Infinity };
 
 /**
  * Batches published at once. A claim never takes a successor of a row in flight, so batches
@@ -168,7 +170,7 @@ export function createRelay(options: RelayOptions) {
         publishFailure = undefined;
         previous = undefined;
         failures += 1;
-        const delay = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random() / 2);
+        const delay = backoffDelay(failureBackoff, failures);
         logger.error({ err: error, failures, retryInMs: Math.round(delay) }, 'relay batch failed; backing off');
         // Not wakeable: commits keep notifying while Kafka or PostgreSQL is down.
         await pause(delay, false);

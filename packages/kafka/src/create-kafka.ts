@@ -11,6 +11,9 @@ export type { KafkaMessage, EachBatchPayload, IHeaders } from '@confluentinc/kaf
 /** Partition assignment strategies of a consumer group. */
 export const PartitionAssigners = KafkaJS.PartitionAssigners;
 
+/** Compression codecs of a producer. */
+export const CompressionTypes = KafkaJS.CompressionTypes;
+
 export interface KafkaOptions {
   /** Comma-separated host:port list. */
   brokers: string;

@@ -8,6 +8,7 @@ export {
   type KafkaMessage,
   type KafkaOptions,
   type Producer,
+  CompressionTypes,
   PartitionAssigners,
 } from './create-kafka.ts';
 export { ensureEventTopics, ensureTopics, type EventTopicSettings, type TopicSpec } from './topics.ts';

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** How waits grow between attempts: every retry and every back-off of the apps follows one. */
 export interface BackoffPolicy {
   initialMs: number;
   factor: number;
@@ -8,14 +9,7 @@ export interface BackoffPolicy {
   attempts: number;
 }
 
-/**
- * Network errors and 5xx: factor 1.5 from 200 ms, capped at 10 s, 8 attempts (about 5 s) within
- * one round of a tenant's references; past that the tenant's lane waits and tries again, so a
- * source that stays away costs waits, never messages.
- */
-export const transientBackoff: BackoffPolicy = { initialMs: 200, factor: 1.5, maxMs: 10_000, attempts: 8 };
-
-/** Delay before retry `attempt` (1-based), with ±50 % jitter so consumers do not retry in step. */
+/** Delay before retry `attempt` (1-based), with ±50 % jitter so instances do not retry in step. */
 export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
   const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** (attempt - 1));
   return Math.round(base * (0.5 + random()));
