@@ -1,7 +1,7 @@
 // Seeds the two development tenants, each with an admin member: `npm run seed` (setup runs it).
 // Never part of a production migration.
-import postgres from 'postgres';
 import { DEFAULT_ORG_ID, DEMO_ORG_ID } from '@tenant-sync/contracts';
+import { connectPostgres } from '@tenant-sync/db';
 import { withDatabase } from '@tenant-sync/migrations';
 import { withAdminDatabase } from './admin-database.ts';
 
@@ -11,7 +11,7 @@ const seededTenants = [
 ];
 
 await withAdminDatabase(async (adminUrl) => {
-  const sql = postgres(withDatabase(adminUrl, 'source_db'), { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(withDatabase(adminUrl, 'source_db'), { max: 1, onnotice: () => {} });
   try {
     for (const tenant of seededTenants) {
       await sql`INSERT INTO organizations (id, name) VALUES (${tenant.id}, ${tenant.name}) ON CONFLICT (id) DO NOTHING`;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import postgres from 'postgres';
+import { connectPostgres } from '@tenant-sync/db';
 
 /** The channel the outbox trigger notifies on commit (migration 005-outbox-notify.sql). */
 export const OUTBOX_CHANNEL = 'outbox_pending';
@@ -17,7 +17,8 @@ export interface OutboxListenerOptions {
  * fallback poll covers anything missed while the listener was away.
  */
 export async function listenForOutboxCommits({ url, logger, onWake }: OutboxListenerOptions): Promise<{ close(): Promise<void> }> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'relay-listener' } });
+  // Through connectPostgres, like the relay's pool: the URL's sslmode and sslrootcert apply here too.
+  const sql = connectPostgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'relay-listener' } });
   let connects = 0;
   await sql.listen(OUTBOX_CHANNEL, onWake, () => {
     connects += 1;
