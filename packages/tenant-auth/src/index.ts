@@ -1,4 +1,4 @@
-export { cacheLookups, cacheMemberships, type CacheOptions, type LookupMembership, type Membership } from './membership-cache.ts';
+export { cacheMemberships, type LookupMembership, type Membership } from './membership-cache.ts';
 export { isSubject, MAX_SUBJECT_LENGTH } from './subject.ts';
 export { signToken, type TokenToSign } from './sign-token.ts';
 export { requireRole, tenantAuthPlugin, type Role, type TenantAuthOptions, type TenantPrincipal } from './tenant-auth-plugin.ts';

@@ -20,7 +20,9 @@ export interface CacheOptions<A extends unknown[]> {
  * Caches the answers of an authorisation look-up for `ttlMs`, so suspending an org or
  * removing a member takes effect within that time without a database or network round trip
  * on every request. Concurrent calls with one key share one look-up; failures are not cached.
- * At most `maxEntries` answers are kept, the oldest dropped first.
+ * At most `maxEntries` answers are kept, the oldest dropped first. The membership cache's own:
+ * nothing else in the system caches an authorisation answer (the consumer's organisation check
+ * is gone; the Reference API answers it on every fetch).
  */
 export function cacheLookups<A extends unknown[], V>(
   lookup: (...args: A) => Promise<V>,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseOrgId } from '@tenant-sync/contracts';
-import { cacheLookups, cacheMemberships, type Membership } from '../src/index.ts';
+import { cacheLookups, cacheMemberships, type Membership } from '../src/membership-cache.ts';
 
 const orgId = parseOrgId('00000000-0000-0000-0000-000000000000')!;
 
