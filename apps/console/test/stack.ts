@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { freePort, waitFor, workspaceRoot } from '@tenant-sync/local-infra';
-import { readTopic, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
+import { freePort } from '@tenant-sync/local-infra';
+import { readTopic, startApp, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
 
 /** The three sync apps and the console, wired together on free ports, with topics of their own. */
 export interface ConsoleStack {
@@ -15,70 +13,6 @@ export interface ConsoleStack {
   consumerGroup: string;
   apps: { source: AppProcess; relay: AppProcess; consumer: AppProcess; console: AppProcess };
   stop(): Promise<void>;
-}
-
-/**
- * An app's real entry point as a child process, ready when its /health/ready answers 200: the
- * harness's `startApp` for the console too (which it does not know), and with the signal that
- * ended a process that died before it was ready.
- */
-export async function startProcess(name: string, env: Record<string, string>, opsPort: number): Promise<AppProcess> {
-  const child = spawn(process.execPath, [path.join(workspaceRoot, 'apps', name, 'src', 'main.ts')], {
-    cwd: workspaceRoot,
-    env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json', OPS_PORT: String(opsPort), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const collect = (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  let exitCode: number | null | undefined;
-  let exitSignal: string | null = null;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exitSignal = signal;
-      resolve((exitCode = code));
-    }),
-  );
-  const app: AppProcess = {
-    name,
-    child,
-    opsPort,
-    logLines: () =>
-      lines.map((line) => {
-        try {
-          return JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          return { raw: line };
-        }
-      }),
-    async stop(graceMs = 15_000) {
-      process.off('exit', killOnExit);
-      if (exitCode !== undefined) return exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-  try {
-    await waitFor(
-      `${name} to be ready on :${opsPort}`,
-      async () => {
-        if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode ?? exitSignal}:\n${lines.slice(-20).join('\n')}`);
-        const response = await fetch(`http://127.0.0.1:${opsPort}/health/ready`).catch(() => null);
-        return response?.status === 200;
-      },
-      60_000,
-    );
-  } catch (error) {
-    await app.stop(1_000);
-    throw error;
-  }
-  return app;
 }
 
 /** Starts source, relay, consumer and console against the test run's databases and Kafka. */
@@ -94,15 +28,15 @@ export async function startConsoleStack(infra: TestInfrastructure): Promise<Cons
     for (const app of started.reverse()) await app.stop();
   };
   try {
-    const source = await startProcess('source', { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(publicPort), INTERNAL_PORT: String(internalPort) }, await freePort());
+    const source = await startApp('source', { SOURCE_DATABASE_URL: infra.sourceAppUrl, PUBLIC_PORT: String(publicPort), INTERNAL_PORT: String(internalPort) }, await freePort());
     started.push(source);
-    const relay = await startProcess('relay', { ...kafka, RELAY_DATABASE_URL: infra.relayAppUrl }, await freePort());
+    const relay = await startApp('relay', { ...kafka, RELAY_DATABASE_URL: infra.relayAppUrl }, await freePort());
     started.push(relay);
     // A fresh broker has no group coordinator until a group joins, and the consumer's start-up
     // check (describeGroups) crashes before one exists (confluentinc/confluent-kafka-javascript#531):
     // a reader joins a group first.
     await readTopic(infra.brokers, infra.topic, 1, 3_000);
-    const consumer = await startProcess(
+    const consumer = await startApp(
       'consumer',
       {
         ...kafka,
@@ -116,7 +50,7 @@ export async function startConsoleStack(infra: TestInfrastructure): Promise<Cons
       await freePort(),
     );
     started.push(consumer);
-    const consoleApp = await startProcess(
+    const consoleApp = await startApp(
       'console',
       {
         ...kafka,

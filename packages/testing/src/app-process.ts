@@ -18,7 +18,7 @@ export interface AppProcess {
  * on top of the current environment, and waits until its `/health/ready` answers 200 on
  * `opsPort`. The process is stopped by `stop()`, and killed if the test runner exits first.
  */
-export async function startApp(name: 'source' | 'relay' | 'consumer', env: Record<string, string>, opsPort: number): Promise<AppProcess> {
+export async function startApp(name: 'source' | 'relay' | 'consumer' | 'console', env: Record<string, string>, opsPort: number): Promise<AppProcess> {
   const child = spawn(process.execPath, [path.join(workspaceRoot, 'apps', name, 'src', 'main.ts')], {
     cwd: workspaceRoot,
     // JSON logs whatever the shell exports: tests parse them.
@@ -32,7 +32,13 @@ export async function startApp(name: 'source' | 'relay' | 'consumer', env: Recor
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve((exitCode = code))));
+  let exitSignal: string | null = null;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exitSignal = signal;
+      resolve((exitCode = code));
+    }),
+  );
 
   const app: AppProcess = {
     name,
@@ -61,7 +67,7 @@ export async function startApp(name: 'source' | 'relay' | 'consumer', env: Recor
     await waitFor(
       `${name} to be ready on :${opsPort}`,
       async () => {
-        if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode}:\n${lines.slice(-20).join('\n')}`);
+        if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode ?? exitSignal}:\n${lines.slice(-20).join('\n')}`);
         const response = await fetch(`http://127.0.0.1:${opsPort}/health/ready`).catch(() => null);
         return response?.status === 200;
       },
