@@ -2,7 +2,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type postgres from 'postgres';
 import { freePort } from '@tenant-sync/local-infra';
-import { startApp, type TestInfrastructure } from '@tenant-sync/testing';
+import { histogramQuantiles, scrapeMetrics, startApp, stageRows, type Quantiles, type TestInfrastructure } from '@tenant-sync/testing';
+import { CONSUMER_STAGES, type ConsumerStage } from '../src/metrics.ts';
 
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((x, y) => x - y);
@@ -62,3 +63,29 @@ export const startRelay = async (infra: TestInfrastructure, topicTemplate: strin
     await freePort(),
   );
 
+
+/** Where a reference's time went, from the relay's and the consumer's histograms (ms). */
+export type StageBreakdown = Record<'publish_lag' | ConsumerStage, Quantiles>;
+
+/** Both apps' metrics at one moment, to read what was observed between two of them. */
+export async function scrapeStages(relayOpsPort: number, consumerOpsPort: number): Promise<{ relay: string; consumer: string }> {
+  return { relay: await scrapeMetrics(relayOpsPort), consumer: await scrapeMetrics(consumerOpsPort) };
+}
+
+/** The stages observed between the scrapes `before` and `after`. */
+export function stagesBetween(before: { relay: string; consumer: string }, after: { relay: string; consumer: string }): StageBreakdown {
+  const consumer = Object.fromEntries(CONSUMER_STAGES.map((stage) => [stage, histogramQuantiles(after.consumer, 'consumer_stage_seconds', { stage }, before.consumer)]));
+  return { publish_lag: histogramQuantiles(after.relay, 'relay_publish_lag_seconds', {}, before.relay), ...(consumer as Record<ConsumerStage, Quantiles>) };
+}
+
+const stageMeaning: Record<keyof StageBreakdown, string> = {
+  publish_lag: 'relay, per event: source commit → Kafka ack',
+  delivered: 'consumer, per event: produced → read from Kafka',
+  queued: "consumer, per event: read → its tenant's round starts",
+  fetch: 'consumer, per round: Reference API answers',
+  write: 'consumer, per round: write and commit',
+  applied: 'consumer, per event: produced → committed to the copy',
+};
+
+/** The breakdown as markdown table rows: `| stage | p50 | p99 | count |`. */
+export const stageTableRows = (stages: StageBreakdown): string[] => stageRows(stages, stageMeaning);

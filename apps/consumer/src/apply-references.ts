@@ -50,6 +50,8 @@ export interface ApplyDependencies {
   logger: Logger;
   policy?: SyncPolicy;
   onRetry?: (kind: 'transient' | 'not_found' | 'write') => void;
+  /** Hears how long the round's fetch (retries included) and write (commit included) took. */
+  onStage?: (stage: 'fetch' | 'write', seconds: number) => void;
   /** Waits between attempts; tests pass a fake. */
   wait?: (ms: number) => Promise<unknown>;
   random?: () => number;
@@ -77,10 +79,14 @@ export async function applyReferences(
   traceparent?: string,
 ): Promise<Map<string, ReferenceFailure>> {
   const failures = new Map<string, ReferenceFailure>();
+  const fetching = performance.now();
   const states = await fetchStates(deps, synced, orgId, [...new Set(ids)], traceparent, failures);
+  deps.onStage?.('fetch', (performance.now() - fetching) / 1000);
   if (states.entities.length === 0 && states.tombstones.length === 0) return failures;
+  const writing = performance.now();
   try {
     await deps.writeStates(synced, orgId, states);
+    deps.onStage?.('write', (performance.now() - writing) / 1000);
   } catch (error) {
     if (!isDataError(error)) throw new SyncUnavailableError(`the consumer database failed: ${(error as Error).message}`, { cause: error });
     // One state the database refuses fails the whole transaction: write each entity alone to

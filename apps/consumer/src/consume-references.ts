@@ -45,6 +45,8 @@ interface Reference {
   message: KafkaMessage;
   traceparent: string | undefined;
   progress: PartitionProgress;
+  /** When this consumer read it (`performance.now()`). */
+  readAt: number;
 }
 
 /** A tenant's queue of references, applied in arrival order, a slice at a time. */
@@ -120,7 +122,13 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
       byType.set(reference.synced, ofType);
       ofType.push(reference);
     }
-    const deps = { ...options.apply, logger: log, policy, onRetry: (kind: 'transient' | 'not_found' | 'write') => metrics?.retried(kind) };
+    const deps = {
+      ...options.apply,
+      logger: log,
+      policy,
+      onRetry: (kind: 'transient' | 'not_found' | 'write') => metrics?.retried(kind),
+      onStage: (stage: 'fetch' | 'write', seconds: number) => metrics?.stage(stage, seconds),
+    };
     const letters = await Promise.all(
       [...byType].map(async ([synced, ofType]) => {
         const failures = await applyReferences(deps, synced, orgId, ofType.map((reference) => reference.entityId), trace.traceparent);
@@ -147,12 +155,18 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
   /** Runs one slice of a lane, then hands the lane back to the scheduler. */
   async function runLane(lane: Lane): Promise<void> {
     const slice = lane.queue.slice(0, SLICE);
+    const roundStart = performance.now();
+    for (const reference of slice) metrics?.stage('queued', (roundStart - reference.readAt) / 1000);
     try {
       const letters = await applySlice(lane.orgId, slice);
       await sendDeadLetters(slice, letters);
       lane.queue.splice(0, slice.length);
       lane.failedTries = 0;
-      for (const reference of slice) reference.progress.finish(reference.message.offset);
+      const appliedAt = Date.now();
+      for (const reference of slice) {
+        reference.progress.finish(reference.message.offset);
+        metrics?.stage('applied', (appliedAt - Number(reference.message.timestamp)) / 1000);
+      }
       metrics?.processed(slice.length);
     } catch (error) {
       // The slice stays at the head of the lane and is tried again after a wait.
@@ -241,6 +255,8 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
     const synced = typeOfTopic.get(batch.topic);
     if (!synced) throw new Error(`a batch of topic ${batch.topic}, which is no synced type's`);
     const invalid: DeadLetter[] = [];
+    const readAt = performance.now();
+    const readAtMs = Date.now();
     for (const message of batch.messages) {
       progress.read(message.offset, batch.highWatermark);
       const parsed = parseEntityEvent(message.value, header(message.headers, EventHeaders.tenantId), synced.type);
@@ -255,7 +271,8 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
         lane = { orgId, queue: [], running: false, waiting: false, failedTries: 0 };
         lanes.set(orgId, lane);
       }
-      lane.queue.push({ synced, entityId: parsed.event.entity.id.toLowerCase(), message, traceparent: header(message.headers, EventHeaders.traceparent), progress });
+      metrics?.stage('delivered', (readAtMs - Number(message.timestamp)) / 1000);
+      lane.queue.push({ synced, entityId: parsed.event.entity.id.toLowerCase(), message, traceparent: header(message.headers, EventHeaders.traceparent), progress, readAt });
     }
     if (invalid.length > 0) {
       // A dead-letter topic that does not answer leaves them unfinished: the commit stops before them.

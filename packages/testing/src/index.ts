@@ -4,4 +4,5 @@ export { eventually } from './eventually.ts';
 export { readTopic, type ReadMessage } from './read-topic.ts';
 export { startApp, type AppProcess } from './app-process.ts';
 export { describeMachine, type MachineSummary } from './machine.ts';
+export { histogramQuantiles, scrapeMetrics, stageRows, type Quantiles } from './histograms.ts';
 export { startSystem, type RunningSystem, type SystemOptions } from './system.ts';

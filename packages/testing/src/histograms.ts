@@ -1,0 +1,63 @@
+/** Reading an app's Prometheus histograms off its `/metrics`, as the benchmarks report them. */
+
+export interface Quantiles {
+  count: number;
+  /** Milliseconds. */
+  p50: number;
+  /** Milliseconds. */
+  p99: number;
+}
+
+type Buckets = Array<{ le: number; count: number }>;
+
+/** The text of an app's `/metrics` on its operations port. */
+export async function scrapeMetrics(opsPort: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+}
+
+/** The cumulative buckets of one histogram series in Prometheus text, whatever the label order. */
+function bucketsOf(text: string, name: string, wanted: Record<string, string>): Buckets {
+  const buckets: Buckets = [];
+  for (const match of text.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\S+)$`, 'gm'))) {
+    const labels = Object.fromEntries([...(match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]));
+    if (Object.entries(wanted).some(([label, value]) => labels[label] !== value)) continue;
+    buckets.push({ le: labels.le === '+Inf' ? Infinity : Number(labels.le), count: Number(match[2]) });
+  }
+  return buckets.sort((x, y) => x.le - y.le);
+}
+
+/** The q-quantile as Prometheus' histogram_quantile computes it: linear within the bucket. */
+export function histogramQuantile(buckets: Buckets, q: number): number {
+  const total = buckets.at(-1)?.count ?? 0;
+  if (total === 0) return Number.NaN;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const { le, count } of buckets) {
+    if (count >= rank) {
+      if (le === Infinity) return lower;
+      return lower + (le - lower) * ((rank - below) / Math.max(1, count - below));
+    }
+    lower = le;
+    below = count;
+  }
+  return lower;
+}
+
+/**
+ * Count, p50 and p99 (in ms) of the histogram `name` (in seconds) for the series with `labels`;
+ * of what was observed since the scrape `before` when it is given.
+ */
+export function histogramQuantiles(text: string, name: string, labels: Record<string, string> = {}, before?: string): Quantiles {
+  const earlier = new Map(before === undefined ? [] : bucketsOf(before, name, labels).map(({ le, count }) => [le, count]));
+  const buckets = bucketsOf(text, name, labels).map(({ le, count }) => ({ le, count: count - (earlier.get(le) ?? 0) }));
+  const ms = (q: number) => Number((histogramQuantile(buckets, q) * 1000).toFixed(1));
+  return { count: buckets.at(-1)?.count ?? 0, p50: ms(0.5), p99: ms(0.99) };
+}
+
+/** One markdown table row per stage: `| meaning | p50 | p99 | count |`. */
+export function stageRows<Stage extends string>(stages: Record<Stage, Quantiles>, meaning: Record<Stage, string>): string[] {
+  return (Object.keys(meaning) as Stage[]).map(
+    (stage) => `| ${meaning[stage]} | ${stages[stage].p50} | ${stages[stage].p99} | ${stages[stage].count.toLocaleString('en-US')} |`,
+  );
+}
