@@ -8,6 +8,8 @@ export interface ReadMessage {
   headers: Record<string, string>;
   partition: number;
   offset: string;
+  /** The message's timestamp in ms: when its producer sent it (or the broker appended it, by the topic's setting). */
+  timestamp: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export async function readTopic(brokers: string, topic: string, count: number, t
             headers: flattenHeaders(message.headers),
             partition,
             offset: message.offset,
+            timestamp: Number(message.timestamp),
           });
           if (messages.length >= count) {
             clearTimeout(timer);
