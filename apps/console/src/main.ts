@@ -4,11 +4,13 @@ import { createDatabase, pingDatabase, type SourceDatabase } from '@tenant-sync/
 import { brokersAnswer, createKafka } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, onShutdownSignal, waitForDependencies } from '@tenant-sync/ops';
 import { loadTlsMaterial, serverTlsOptions, watchTlsMaterial } from '@tenant-sync/tls';
+import { startTracing } from '@tenant-sync/tracing';
 import { buildConsoleServer } from './app.ts';
 
 const config = configOrExit('console', () => loadConsoleConfig());
 
 const logger = createLogger({ app: 'console', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
+const tracing = await startTracing('console', logger);
 const tlsFiles = { caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE };
 const tls = loadTlsMaterial(tlsFiles);
 
@@ -30,6 +32,7 @@ onShutdownSignal(logger, async () => {
   await server.close();
   await opsServer.close();
   await db.destroy();
+  await tracing.shutdown();
 });
 
 await opsServer.listen({ host: config.OPS_HOST, port: config.OPS_PORT });

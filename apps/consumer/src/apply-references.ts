@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { OrgId } from '@tenant-sync/contracts';
 import type { FetchEntities } from './coalesced-fetch.ts';
@@ -76,23 +77,23 @@ export async function applyReferences(
   synced: SyncedType,
   orgId: OrgId,
   ids: readonly string[],
-  traceparent?: string,
+  trace?: Context,
 ): Promise<Map<string, ReferenceFailure>> {
   const failures = new Map<string, ReferenceFailure>();
   const fetching = performance.now();
-  const states = await fetchStates(deps, synced, orgId, [...new Set(ids)], traceparent, failures);
+  const states = await fetchStates(deps, synced, orgId, [...new Set(ids)], trace, failures);
   deps.onStage?.('fetch', (performance.now() - fetching) / 1000);
   if (states.entities.length === 0 && states.tombstones.length === 0) return failures;
   const writing = performance.now();
   try {
-    await deps.writeStates(synced, orgId, states);
+    await deps.writeStates(synced, orgId, states, trace);
     deps.onStage?.('write', (performance.now() - writing) / 1000);
   } catch (error) {
     if (!isDataError(error)) throw new SyncUnavailableError(`the consumer database failed: ${(error as Error).message}`, { cause: error });
     // One state the database refuses fails the whole transaction: write each entity alone to
     // find it, so the others are applied and only it is dead-lettered.
     deps.logger.warn({ sqlState: sqlStateOf(error), entityType: synced.type, entities: states.entities.length + states.tombstones.length }, 'write refused; writing entity by entity');
-    await writeOneByOne(deps, synced, orgId, states, failures);
+    await writeOneByOne(deps, synced, orgId, states, failures, trace);
   }
   return failures;
 }
@@ -102,7 +103,7 @@ async function fetchStates(
   synced: SyncedType,
   orgId: OrgId,
   ids: string[],
-  traceparent: string | undefined,
+  trace: Context | undefined,
   failures: Map<string, ReferenceFailure>,
 ): Promise<SourceStates> {
   const policy = deps.policy ?? defaultSyncPolicy;
@@ -112,7 +113,7 @@ async function fetchStates(
   for (let attempt = 1; pending.length > 0; attempt += 1) {
     let answer;
     try {
-      answer = await withRetry(() => deps.fetchEntities(synced, orgId, pending, traceparent), policy.transient, isTransientFetchError, {
+      answer = await withRetry(() => deps.fetchEntities(synced, orgId, pending, trace), policy.transient, isTransientFetchError, {
         sleep: wait,
         random: deps.random,
         onRetry: (error, retry, delayMs) => {
@@ -150,7 +151,14 @@ async function fetchStates(
   return states;
 }
 
-async function writeOneByOne(deps: ApplyDependencies, synced: SyncedType, orgId: OrgId, states: SourceStates, failures: Map<string, ReferenceFailure>): Promise<void> {
+async function writeOneByOne(
+  deps: ApplyDependencies,
+  synced: SyncedType,
+  orgId: OrgId,
+  states: SourceStates,
+  failures: Map<string, ReferenceFailure>,
+  trace: Context | undefined,
+): Promise<void> {
   const policy = deps.policy ?? defaultSyncPolicy;
   const wait = deps.wait ?? sleep;
   const single = [
@@ -160,7 +168,7 @@ async function writeOneByOne(deps: ApplyDependencies, synced: SyncedType, orgId:
   for (const entity of single) {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await deps.writeStates(synced, orgId, entity.states);
+        await deps.writeStates(synced, orgId, entity.states, trace);
         break;
       } catch (error) {
         if (!isDataError(error)) throw new SyncUnavailableError(`the consumer database failed: ${(error as Error).message}`, { cause: error });

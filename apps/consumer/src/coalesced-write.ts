@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import type { OrgId } from '@tenant-sync/contracts';
 import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
@@ -11,18 +12,19 @@ export interface SourceStates {
   tombstones: readonly SourceTombstone[];
 }
 
-export type WriteStates = (synced: SyncedType, orgId: OrgId, states: SourceStates) => Promise<void>;
+export type WriteStates = (synced: SyncedType, orgId: OrgId, states: SourceStates, trace?: Context) => Promise<void>;
 
 interface Write {
   synced: SyncedType;
   orgId: OrgId;
   states: SourceStates;
+  trace: Context | undefined;
 }
 
 /**
  * One tenant's writes of one type, asked for at about the same time by the batches of several
  * partitions, made in one transaction. An id named twice keeps its newest state only: one
- * statement cannot write a row twice.
+ * statement cannot write a row twice. The transaction belongs to the first caller's trace.
  */
 export function coalesceWrites(db: Kysely<ConsumerDatabase>): WriteStates {
   const write = coalesce(async (_key, writes: Write[]) => {
@@ -35,8 +37,9 @@ export function coalesceWrites(db: Kysely<ConsumerDatabase>): WriteStates {
     const states = [...newest.values()];
     const entities = states.filter(isLive);
     const tombstones = states.filter((state) => !isLive(state));
-    await withTenant(db, orgId, (trx) => writeSourceStates(trx, synced, orgId, entities, tombstones));
+    const trace = writes.find((write) => write.trace)?.trace;
+    await withTenant(db, orgId, (trx) => writeSourceStates(trx, synced, orgId, entities, tombstones), { trace });
     return writes.map(() => undefined);
   });
-  return (synced, orgId, states) => write(`${synced.type}/${orgId}`, { synced, orgId, states });
+  return (synced, orgId, states, trace) => write(`${synced.type}/${orgId}`, { synced, orgId, states, trace });
 }

@@ -1,5 +1,6 @@
+import { ROOT_CONTEXT, SpanKind, trace, type SpanContext } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { continueTrace, EventHeaders, parseEntityEvent, parseOrgId, parseTraceparent, type OrgId } from '@tenant-sync/contracts';
+import { EventHeaders, parseEntityEvent, parseOrgId, type OrgId } from '@tenant-sync/contracts';
 import type { EachBatchPayload, Kafka, KafkaMessage } from '@tenant-sync/kafka';
 import { applyReferences, defaultSyncPolicy, type ApplyDependencies, type SyncPolicy } from './apply-references.ts';
 import { header, type DeadLetter, type DeadLetterQueue } from './dead-letter.ts';
@@ -7,6 +8,7 @@ import { SourceAuthError, SyncUnavailableError } from './errors.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { createPartitionProgress, type PartitionProgress } from './partition-progress.ts';
 import { backoffDelay, type BackoffPolicy } from '@tenant-sync/ops';
+import { contextOf, contextWith, endSpan, startSpan } from '@tenant-sync/tracing';
 import type { SyncedType } from './synced-types.ts';
 
 type ConsumerConfig = NonNullable<Parameters<Kafka['consumer']>[0]>;
@@ -66,6 +68,39 @@ interface Lane {
  */
 const SLICE = 5_000;
 
+/** The other traces a round's span links to and its log lines name, at most. */
+const LINKED_TRACES = 20;
+
+/**
+ * The span of one round of a tenant's references: a child of the first traced reference (the
+ * relay's publish of it), linked to the traces of the others when the round serves several.
+ */
+function startRoundSpan(orgId: OrgId, references: readonly Reference[]) {
+  const traces = new Map<string, SpanContext>();
+  for (const { traceparent } of references) {
+    const parent = trace.getSpanContext(contextOf(traceparent));
+    if (parent && !traces.has(parent.traceId)) traces.set(parent.traceId, parent);
+    if (traces.size > LINKED_TRACES) break;
+  }
+  const [first, ...others] = traces.values();
+  const parent = first ? trace.setSpanContext(ROOT_CONTEXT, first) : ROOT_CONTEXT;
+  const topics = new Set(references.map((reference) => reference.progress.topic));
+  const topic = topics.size === 1 ? [...topics][0] : undefined;
+  const span = startSpan(topic ? `process ${topic}` : 'process', parent, {
+    kind: SpanKind.CONSUMER,
+    links: others.map((context) => ({ context })),
+    attributes: {
+      'messaging.system': 'kafka',
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.batch.message_count': references.length,
+      ...(topic ? { 'messaging.destination.name': topic } : {}),
+      'tenant.id': orgId,
+    },
+  });
+  return { span, context: contextWith(span, parent), linkedTraceIds: traces.size > 1 ? [...traces.keys()].slice(0, LINKED_TRACES) : undefined };
+}
+
 /**
  * The Kafka loop, with tenants kept apart in time. A batch is not applied in place: each valid
  * reference joins its tenant's lane, and lanes are applied side by side, so a quiet tenant's
@@ -97,22 +132,23 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
   let started = false;
   let stopped = false;
 
-  /** Applies a slice of one tenant's references; returns the dead letters among them. */
+  /** Applies a slice of one tenant's references in the round's span; returns the dead letters among them. */
   async function applySlice(orgId: OrgId, references: Reference[]): Promise<DeadLetter[]> {
-    // The fetch continues the trace of the first traced message (a new span of it); log lines
-    // carry that trace id, and the other traces of the slice when there are several.
-    const traced = references.flatMap(({ traceparent }) => {
-      const parsed = parseTraceparent(traceparent);
-      return parsed ? [{ traceparent, traceId: parsed.traceId }] : [];
-    });
-    const traceIds = [...new Set(traced.map(({ traceId }) => traceId))];
-    const trace = continueTrace(traced[0]?.traceparent);
-    const log = logger.child({
-      tenantId: orgId,
-      traceId: trace.traceId,
-      spanId: trace.spanId,
-      ...(traceIds.length > 1 ? { linkedTraceIds: traceIds.slice(0, 20) } : {}),
-    });
+    const round = startRoundSpan(orgId, references);
+    try {
+      const letters = await applyRound(orgId, references, round);
+      round.span.end();
+      return letters;
+    } catch (error) {
+      endSpan(round.span, error);
+      throw error;
+    }
+  }
+
+  /** The round's fetches and writes are children of its span; its log lines name its trace, and the other traces it serves. */
+  async function applyRound(orgId: OrgId, references: Reference[], round: ReturnType<typeof startRoundSpan>): Promise<DeadLetter[]> {
+    const { traceId, spanId } = round.span.spanContext();
+    const log = logger.child({ tenantId: orgId, traceId, spanId, ...(round.linkedTraceIds ? { linkedTraceIds: round.linkedTraceIds } : {}) });
 
     options.onTenantSeen?.(orgId);
     // A slice may hold several types: each is fetched and written on its own, side by side.
@@ -131,7 +167,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
     };
     const letters = await Promise.all(
       [...byType].map(async ([synced, ofType]) => {
-        const failures = await applyReferences(deps, synced, orgId, ofType.map((reference) => reference.entityId), trace.traceparent);
+        const failures = await applyReferences(deps, synced, orgId, ofType.map((reference) => reference.entityId), round.context);
         return ofType.flatMap(({ entityId, message }) => {
           const failure = failures.get(entityId);
           return failure ? [{ message, ...failure }] : [];

@@ -6,6 +6,7 @@ import { createDatabase, pingDatabase, type ConsumerDatabase } from '@tenant-syn
 import { brokersAnswer, createKafka, ensureEventTopics, kafkaReadiness, PartitionAssigners } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, portAnswers, waitForDependencies } from '@tenant-sync/ops';
 import { loadTlsMaterial, serverTlsOptions, watchTlsMaterial } from '@tenant-sync/tls';
+import { startTracing } from '@tenant-sync/tracing';
 import { buildCacheServer } from './app.ts';
 import { coalesceFetches } from './coalesced-fetch.ts';
 import { coalesceWrites } from './coalesced-write.ts';
@@ -27,12 +28,13 @@ export interface ConsumerOptions {
  * The consumer, wired and not yet started: the Kafka loop with its dead letters, the cache API
  * (:8002), reconciliation, the operations port and the certificate watchers. `start()` waits
  * for PostgreSQL, Kafka and the source, then serves; `stop()` closes everything it opened, the
- * last opened first.
+ * last opened first, so the tracing SDK flushes last.
  */
 export async function buildConsumer(config: ConsumerConfig, options: ConsumerOptions = {}) {
   const types = options.types ?? syncedTypes;
   const logger = options.logger ?? createLogger({ app: 'consumer', level: config.LOG_LEVEL });
-  const onClose: Array<() => unknown> = [];
+  const tracing = await startTracing('consumer', logger);
+  const onClose: Array<() => unknown> = [() => tracing.shutdown()];
 
   // Two identities: the server certificate of :8002, and the client certificate for the
   // Reference API, which reads every tenant and is never served on the public listener.
@@ -81,7 +83,7 @@ export async function buildConsumer(config: ConsumerConfig, options: ConsumerOpt
     deadLetter: createDeadLetterQueue({ producer: dlqProducer, logger, metrics }),
     apply: {
       // The partitions' batches are handled side by side: one Reference API call per tenant and type for all of them…
-      fetchEntities: coalesceFetches((synced, orgId, ids, traceparent) => reference.fetchEntities(synced.path, orgId, ids, traceparent)),
+      fetchEntities: coalesceFetches((synced, orgId, ids, trace) => reference.fetchEntities(synced.path, orgId, ids, trace)),
       // …and one transaction per tenant and type for the writes of all of them.
       writeStates: coalesceWrites(db),
     },

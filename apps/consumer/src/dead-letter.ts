@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import { deadLetterTopic, DeadLetterHeaders, EventHeaders, parseTraceparent, type EventRejection } from '@tenant-sync/contracts';
+import { trace } from '@opentelemetry/api';
+import { deadLetterTopic, DeadLetterHeaders, EventHeaders, type EventRejection } from '@tenant-sync/contracts';
+import { contextOf } from '@tenant-sync/tracing';
 import type { IHeaders, KafkaMessage, Producer } from '@tenant-sync/kafka';
 import type { ConsumerMetrics } from './metrics.ts';
 
@@ -57,7 +59,7 @@ export function createDeadLetterQueue({ producer, logger, metrics }: { producer:
     });
     for (const { message, code, reason } of ordered) {
       metrics?.deadLettered(code);
-      const traceId = parseTraceparent(header(message.headers, EventHeaders.traceparent))?.traceId;
+      const traceId = trace.getSpanContext(contextOf(header(message.headers, EventHeaders.traceparent)))?.traceId;
       logger.warn({ topic: from.topic, partition: from.partition, offset: message.offset, code, reason, ...(traceId ? { traceId } : {}) }, 'message dead-lettered');
     }
   };

@@ -1,7 +1,9 @@
+import { SpanKind, type Context } from '@opentelemetry/api';
 import { Agent, request } from 'undici';
 import { ReferenceHeaders, type VersionPage } from '@tenant-sync/contracts';
 import { isSubject, type Membership } from '@tenant-sync/tenant-auth';
 import type { TlsMaterial } from '@tenant-sync/tls';
+import { endSpan, startSpan, traceparentOf } from '@tenant-sync/tracing';
 import type { SourceEntity } from './synced-types.ts';
 
 /**
@@ -62,17 +64,28 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
       bodyTimeout: timeoutMs,
     });
   let agent = connect(tls);
+  const server = new URL(baseUrl);
 
+  /**
+   * One call in a client span, a child of `trace` (the caller's round), whose `traceparent` the
+   * request carries. The span names the route's `template`, never a path holding a subject.
+   */
   async function call<T>(
     route: string,
     method: 'GET' | 'POST',
     path: string,
     orgId: string,
-    { body, traceparent }: { body?: unknown; traceparent?: string | undefined } = {},
+    { body, trace, template = path.split('?', 1)[0]! }: { body?: unknown; trace?: Context | undefined; template?: string } = {},
   ): Promise<T> {
     const started = performance.now();
     let status = 0;
+    let failure: unknown;
+    const span = startSpan(`${method} ${template}`, trace, {
+      kind: SpanKind.CLIENT,
+      attributes: { 'http.request.method': method, 'url.template': template, 'server.address': server.hostname, 'server.port': Number(server.port || 443), 'tenant.id': orgId },
+    });
     try {
+      const traceparent = traceparentOf(span);
       const response = await request(new URL(path, baseUrl), {
         method,
         dispatcher: agent,
@@ -88,7 +101,12 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
       if (status >= 200 && status < 300) return (await response.body.json()) as T;
       const code = await errorCode(response.body);
       throw new ReferenceApiError(status, `${method} ${path} answered ${status}${code ? ` ${code}` : ''}`, code);
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
+      if (status > 0) span.setAttribute('http.response.status_code', status);
+      endSpan(span, failure);
       onCall?.(route, status, (performance.now() - started) / 1_000);
     }
   }
@@ -98,8 +116,8 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
      * Entities of one type (its Reference API `path`) and one tenant by id, in one round trip:
      * live ones in `data`, deleted ones in `deleted`, unknown ones in `missing`.
      */
-    fetchEntities(path: string, orgId: string, ids: string[], traceparent?: string): Promise<EntityBatch> {
-      return call(`${path}_batch`, 'POST', `/internal/sync/${path}/batch`, orgId, { body: { ids }, traceparent });
+    fetchEntities(path: string, orgId: string, ids: string[], trace?: Context): Promise<EntityBatch> {
+      return call(`${path}_batch`, 'POST', `/internal/sync/${path}/batch`, orgId, { body: { ids }, trace });
     },
     /** One page of the tenant's `{id, version, deleted}` listing of one type, for reconciliation. */
     listVersions(path: string, orgId: string, after: string | null, limit: number): Promise<VersionPage> {
@@ -114,7 +132,7 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
     async membership(orgId: string, subject: string): Promise<Membership | null> {
       if (!isSubject(subject)) return null;
       try {
-        return await call('membership', 'GET', `/internal/tenancy/members/${encodeURIComponent(subject)}`, orgId);
+        return await call('membership', 'GET', `/internal/tenancy/members/${encodeURIComponent(subject)}`, orgId, { template: '/internal/tenancy/members/{subject}' });
       } catch (error) {
         // The organisation is unknown or not active: no membership.
         if (error instanceof ReferenceApiError && error.code === 'SRC_TENANT_NOT_ALLOWED') return null;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { trace, type Context } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { parseOrgId, type User } from '@tenant-sync/contracts';
+import { contextOf, traceparentOf } from '@tenant-sync/tracing';
 import { coalesceFetches, MAX_IDS_PER_CALL } from '../src/coalesced-fetch.ts';
 import type { EntityBatch } from '../src/reference-client.ts';
 import { syncedTypes, type SyncedType } from '../src/synced-types.ts';
@@ -22,8 +24,9 @@ function fakeSource(gone: Set<string> = new Set(), deleted: Set<string> = new Se
   const calls: Array<{ type: string; orgId: string; ids: string[]; traceparent: string | undefined }> = [];
   return {
     calls,
-    async fetchEntities(synced: SyncedType, orgId: string, ids: string[], traceparent?: string): Promise<EntityBatch> {
-      calls.push({ type: synced.type, orgId, ids, traceparent });
+    async fetchEntities(synced: SyncedType, orgId: string, ids: string[], context?: Context): Promise<EntityBatch> {
+      const span = context && trace.getSpan(context);
+      calls.push({ type: synced.type, orgId, ids, traceparent: span && traceparentOf(span) });
       return {
         data: ids.filter((id) => !gone.has(id) && !deleted.has(id)).map((id) => user(orgId, id)),
         deleted: ids.filter((id) => deleted.has(id)).map((id) => ({ id, version: 2 })),
@@ -45,7 +48,7 @@ describe('coalesceFetches', () => {
     const fetchEntities = coalesceFetches(source.fetchEntities);
 
     const [a1, a2, b] = await Promise.all([
-      fetchEntities(users, orgA, first, '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01'),
+      fetchEntities(users, orgA, first, contextOf('00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01')),
       fetchEntities(users, orgA, [...second, first[0]!]),
       fetchEntities(users, orgB, other),
       fetchEntities(teams, orgA, teamIds),

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { trace } from '@opentelemetry/api';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import type { EntityEvent } from '@tenant-sync/contracts';
 import type { EachBatchPayload, Kafka, Producer } from '@tenant-sync/kafka';
+import { traceparentOf } from '@tenant-sync/tracing';
 import type { ApplyDependencies } from '../src/apply-references.ts';
 import { createReferenceConsumer } from '../src/consume-references.ts';
 import { createDeadLetterQueue } from '../src/dead-letter.ts';
@@ -254,8 +256,9 @@ describe('the reference consumer loop', () => {
     const parent = `00-${traceId}-00f067aa0ba902b7-01`;
     const sentTraceparents: Array<string | undefined> = [];
     const h = harness({
-      fetchEntities: async (_type, _org, _ids, traceparent) => {
-        sentTraceparents.push(traceparent);
+      fetchEntities: async (_type, _org, _ids, context) => {
+        const span = context && trace.getSpan(context);
+        sentTraceparents.push(span && traceparentOf(span));
         throw new ReferenceApiError(400, 'bad request');
       },
     });

@@ -41,7 +41,7 @@ async function startConsumer(kafka: Kafka, db: ReturnType<typeof createDatabase<
       letters.push(...batch);
     },
     apply: {
-      fetchEntities: coalesceFetches((synced, orgId, ids, traceparent) => reference.fetchEntities(synced.path, orgId, ids, traceparent)),
+      fetchEntities: coalesceFetches((synced, orgId, ids, trace) => reference.fetchEntities(synced.path, orgId, ids, trace)),
       writeStates: coalesceWrites(db),
     },
     logger,

@@ -3,6 +3,6 @@ import { onShutdownSignal } from '@tenant-sync/ops';
 import { buildRelay } from './relay-app.ts';
 
 const config = configOrExit('relay', () => loadRelayConfig());
-const relay = buildRelay(config);
+const relay = await buildRelay(config);
 onShutdownSignal(relay.logger, () => relay.stop());
 await relay.start();

@@ -4,6 +4,7 @@ import type { RelayConfig } from '@tenant-sync/config';
 import { pingDatabase } from '@tenant-sync/db';
 import { brokersAnswer, createKafka, kafkaReadiness } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, waitForDependencies } from '@tenant-sync/ops';
+import { startTracing } from '@tenant-sync/tracing';
 import { createEventTopics } from './event-topics.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { listenForOutboxCommits } from './outbox-listener.ts';
@@ -16,12 +17,14 @@ import { scheduleTombstonePurge } from './tombstone-purge.ts';
 /**
  * The relay, wired and not yet started: the outbox loop, its NOTIFY listener, the tombstone
  * purge and the operations port. `start()` waits for PostgreSQL and Kafka, then publishes;
- * `stop()` finishes the batch in flight and closes what `start()` opened, the last first.
+ * `stop()` finishes the batch in flight and closes what `start()` opened, the last first, and
+ * the tracing SDK last of all.
  */
-export function buildRelay(config: RelayConfig, options: { logger?: Logger } = {}) {
+export async function buildRelay(config: RelayConfig, options: { logger?: Logger } = {}) {
   const relayId = config.RELAY_ID ?? `${hostname()}-${process.pid}`;
   const logger = (options.logger ?? createLogger({ app: 'relay', level: config.LOG_LEVEL })).child({ relayId });
-  const onClose: Array<() => unknown> = [];
+  const tracing = await startTracing('relay', logger);
+  const onClose: Array<() => unknown> = [() => tracing.shutdown()];
   const db = createRelayDatabase(config.RELAY_DATABASE_URL);
   onClose.push(() => db.destroy());
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger, security: config });

@@ -1,13 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Span } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
+import { EventHeaders } from '@tenant-sync/contracts';
 import { backoffDelay, type BackoffPolicy } from '@tenant-sync/ops';
+import { endSpan, isTracing, traceparentOf } from '@tenant-sync/tracing';
 import type { EventTopics } from './event-topics.ts';
 import { toMessage } from './event.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { createClaimer, deletePublished, parkRow, releaseLeases } from './outbox.ts';
+import { startPublishSpan } from './publish-span.ts';
 
 export interface RelayOptions {
   db: Kysely<SourceDatabase>;
@@ -88,6 +92,8 @@ export function createRelay(options: RelayOptions) {
     metrics.batchSize.observe(rows.length);
     const messages = new Map<string, Array<{ key: string; value: string; headers: Record<string, string> }>>();
     const sent: OutboxRow[] = [];
+    const tracing = isTracing();
+    const spans: Span[] = [];
     for (const row of rows) {
       const message = toMessage(row);
       if (!message.ok) {
@@ -97,6 +103,11 @@ export function createRelay(options: RelayOptions) {
         continue;
       }
       const topic = topics.topicOf(message.entityType);
+      if (tracing && row.traceparent) {
+        const span = startPublishSpan(row, topic);
+        spans.push(span);
+        message.headers[EventHeaders.traceparent] = traceparentOf(span) ?? row.traceparent;
+      }
       const topicMessages = messages.get(topic) ?? [];
       messages.set(topic, topicMessages);
       topicMessages.push({ key: message.key, value: message.value, headers: message.headers });
@@ -109,7 +120,9 @@ export function createRelay(options: RelayOptions) {
         // Resolves once every delivery report is in; one failed message fails the batch.
         await producer.sendBatch({ topicMessages: [...messages].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })) });
         metrics.stageDuration.observe({ stage: 'produce' }, (performance.now() - producing) / 1000);
+        for (const span of spans) span.end();
       } catch (error) {
+        for (const span of spans) endSpan(span, error);
         metrics.publishErrors.inc();
         await release(sent, (error as Error).message.slice(0, 1000));
         throw error;

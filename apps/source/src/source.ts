@@ -4,6 +4,7 @@ import type { SourceConfig } from '@tenant-sync/config';
 import { createDatabase, pingDatabase, type SourceDatabase } from '@tenant-sync/db';
 import { buildOpsServer, createLogger, createMetricsRegistry, waitForDependencies } from '@tenant-sync/ops';
 import { loadTlsMaterial, serverTlsOptions, watchTlsMaterial } from '@tenant-sync/tls';
+import { startTracing } from '@tenant-sync/tracing';
 import { buildInternalServer, buildPublicServer } from './app.ts';
 import type { SyncedEntity } from './synced-entities.ts';
 
@@ -16,10 +17,12 @@ export interface SourceOptions {
 /**
  * The source, wired and not yet started: the public API (:8001), the Reference API (:8441),
  * the operations port and the certificate watcher. `start()` waits for PostgreSQL, then
- * listens; `stop()` stops accepting, lets requests in flight finish and releases the pool.
+ * listens; `stop()` stops accepting, lets requests in flight finish, releases the pool and
+ * flushes the spans not yet exported.
  */
 export async function buildSource(config: SourceConfig, options: SourceOptions = {}) {
   const logger = options.logger ?? createLogger({ app: 'source', level: config.LOG_LEVEL });
+  const tracing = await startTracing('source', logger);
   const tlsFiles = { caFile: config.TLS_CA_FILE, certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE };
   const tls = loadTlsMaterial(tlsFiles);
   const db = createDatabase<SourceDatabase>({ url: config.SOURCE_DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'source' });
@@ -63,6 +66,7 @@ export async function buildSource(config: SourceConfig, options: SourceOptions =
       await Promise.all([publicServer.close(), internalServer.close()]);
       await opsServer.close();
       await db.destroy();
+      await tracing.shutdown();
     },
   };
 }

@@ -26,6 +26,5 @@ export {
   VersionPage,
 } from './reference-api.ts';
 export { decodeCursor, encodeCursor, PageQuery, pageOf, type PagePosition } from './page-cursor.ts';
-export { continueTrace, parseTraceparent, type TraceContext } from './traceparent.ts';
 export { DeadLetterHeaders, isDeadLetterHeader } from './dead-letter.ts';
 export { CreateTeamBody, Team, TeamPage, UpdateTeamBody } from './team.ts';

@@ -1,10 +1,15 @@
+import { SpanKind, type Context } from '@opentelemetry/api';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { isOrgId, type OrgId } from '@tenant-sync/contracts';
+import { inSpan, traceparentOf } from '@tenant-sync/tracing';
 import { InvalidTenantError } from './errors.ts';
 
 export interface TenantTransactionOptions {
-  /** A W3C traceparent, carried into the outbox row written by this transaction. */
-  traceparent?: string | undefined;
+  /**
+   * The trace the transaction works for (a request's, a consumer round's): its span is a child
+   * of it, and the outbox row the transaction writes carries that span as its traceparent.
+   */
+  trace?: Context | undefined;
 }
 
 /**
@@ -19,12 +24,11 @@ export async function withTenant<DB, T>(
   options: TenantTransactionOptions = {},
 ): Promise<T> {
   if (!isOrgId(orgId)) throw new InvalidTenantError();
-  return db.transaction().execute(async (trx) => {
-    if (options.traceparent) {
-      await sql`select set_config('app.current_tenant', ${orgId}, true), set_config('app.traceparent', ${options.traceparent}, true)`.execute(trx);
-    } else {
-      await sql`select set_config('app.current_tenant', ${orgId}, true)`.execute(trx);
-    }
-    return work(trx);
-  });
+  const attributes = { 'db.system.name': 'postgresql', 'tenant.id': orgId };
+  return inSpan('tenant transaction', options.trace, { kind: SpanKind.CLIENT, attributes }, (span) =>
+    db.transaction().execute(async (trx) => {
+      await sql`select set_config('app.current_tenant', ${orgId}, true), set_config('app.traceparent', ${traceparentOf(span) ?? ''}, true)`.execute(trx);
+      return work(trx);
+    }),
+  );
 }

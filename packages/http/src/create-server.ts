@@ -7,16 +7,20 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Histogram, type Registry } from 'prom-client';
-import { continueTrace, type TraceContext } from '@tenant-sync/contracts';
+import { context as contexts, SpanKind, SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
+import { contextOf, contextWith, startSpan } from '@tenant-sync/tracing';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** This request's hop of its W3C trace: the caller's trace id when it sent `traceparent`. */
-    trace: TraceContext;
+    /**
+     * The trace context of this request's server span, a child of the caller's `traceparent`
+     * when it sent one: the parent of the spans of the work done for it.
+     */
+    trace: Context;
   }
 }
 
@@ -99,9 +103,9 @@ const buildValidator: BuildCompilerFromPool = (externalSchemas, options) => {
 
 /**
  * A Fastify HTTPS listener as every API of the system runs it: TypeBox schemas (unknown
- * properties refused, not silently dropped), a request id and a trace context per request
+ * properties refused, not silently dropped), a request id and a server span per request
  * (`reqId` and `traceId` on every log line of it, the id taken from a well-formed
- * `X-Request-ID`, the trace from `traceparent`), one JSON error shape, its OpenAPI document at
+ * `X-Request-ID`, the trace continued from `traceparent`), one JSON error shape, its OpenAPI document at
  * `/docs/json` and Swagger UI at `/docs`, and 503 while closing or while the event loop is overloaded.
  */
 export async function createHttpsServer({
@@ -114,7 +118,7 @@ export async function createHttpsServer({
   metrics,
   timeouts = defaultTimeouts,
 }: HttpsServerOptions) {
-  const traces = new WeakMap<IncomingMessage, TraceContext>();
+  const spans = new WeakMap<IncomingMessage, Span>();
   const app = Fastify({
     loggerInstance: logger.child({ listener }) as FastifyBaseLogger,
     // Node checks request timeouts on this interval (30 s by default), so it bounds how late a
@@ -126,10 +130,11 @@ export async function createHttpsServer({
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     logController: new LogController({ requestIdLogLabel: 'reqId' }),
+    // The first thing Fastify does with a request: the span starts here, so that the request's
+    // logger names its trace.
     childLoggerFactory: (parent, bindings, options, rawRequest) => {
-      const trace = continueTrace((rawRequest as IncomingMessage).headers.traceparent);
-      traces.set(rawRequest as IncomingMessage, trace);
-      return parent.child({ ...bindings, traceId: trace.traceId }, options);
+      const span = startServerSpan(rawRequest as IncomingMessage);
+      return parent.child({ ...bindings, traceId: span.spanContext().traceId }, options);
     },
     return503OnClosing: true,
     requestTimeout: timeouts.requestMs,
@@ -150,10 +155,22 @@ export async function createHttpsServer({
   await app.register(swagger, { openapi: { openapi: '3.1.0', info: { ...openapi, version: '1' } } });
   // Swagger UI at /docs, its document at /docs/json (and /docs/yaml); hidden from the document.
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: docsContentSecurityPolicy });
-  app.decorateRequest('trace', null as unknown as TraceContext);
-  app.addHook('onRequest', async (request) => {
-    request.trace = traces.get(request.raw) ?? continueTrace(undefined);
+  app.decorateRequest('trace', null as unknown as Context);
+  // While the SDK runs, the hooks after this one (authentication and its look-ups) and, once the
+  // body is read, the handler run in the request's context, so work not handed `request.trace`
+  // still lands in the request's trace. Without the SDK, `with` only calls `done`.
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.trace = contextWith(spans.get(request.raw) ?? startServerSpan(request.raw));
+    contexts.with(request.trace, done);
   });
+  app.addHook('preValidation', (request, _reply, done) => contexts.with(request.trace, done));
+  app.addHook('onError', async (request, _reply, error) => {
+    const span = spans.get(request.raw);
+    if (span?.isRecording() && (error.statusCode ?? 500) >= 500) span.recordException(error);
+  });
+  // A request refused early (503 under load) has had no onRequest, but still a span to end.
+  app.addHook('onResponse', async (request, reply) => endServerSpan(request, reply.statusCode));
+  app.addHook('onRequestAbort', async (request) => endServerSpan(request));
   if (metrics) {
     // The route template, never the URL, so ids do not become label values.
     const duration = requestDurationHistogram(metrics);
@@ -161,6 +178,33 @@ export async function createHttpsServer({
       const route = request.routeOptions.url ?? 'unmatched';
       duration.observe({ listener, method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1_000);
     });
+  }
+  /** The request's server span, a child of the caller's `traceparent`; named by its route once that is known. */
+  function startServerSpan(raw: IncomingMessage): Span {
+    const span = startSpan(raw.method ?? 'HTTP', contextOf(raw.headers.traceparent), { kind: SpanKind.SERVER });
+    spans.set(raw, span);
+    return span;
+  }
+
+  /** Names the request's span by its route, records its answer (none: the client went away) and ends it. */
+  function endServerSpan(request: FastifyRequest, statusCode?: number): void {
+    const span = spans.get(request.raw);
+    if (!span) return;
+    spans.delete(request.raw);
+    if (span.isRecording()) {
+      const route = request.routeOptions.url;
+      span.updateName(route ? `${request.method} ${route}` : request.method);
+      span.setAttributes({
+        'http.request.method': request.method,
+        'url.scheme': 'https',
+        'url.path': request.url.split('?', 1)[0],
+        ...(route ? { 'http.route': route } : {}),
+        ...(statusCode ? { 'http.response.status_code': statusCode } : {}),
+      });
+      if (statusCode === undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the request' });
+      else if (statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
   }
   // JSON only: a body of any other type is a 415, not a string handed to the schema.
   app.removeContentTypeParser(['text/plain']);

@@ -3,10 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { trace } from '@opentelemetry/api';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Type } from 'typebox';
+import { startOtlpReceiver } from '@tenant-sync/testing';
+import { startTracing, traceparentOf } from '@tenant-sync/tracing';
 import { createHttpsServer, type HttpsServerOptions } from '../src/index.ts';
 
 const certs = fileURLToPath(new URL('../../../certs/', import.meta.url));
@@ -35,7 +38,7 @@ async function build(options: Partial<HttpsServerOptions> & Pick<HttpsServerOpti
   app = await createHttpsServer({ listener: 'public', https, openapi, ...options });
   app.get('/things/:id', { schema: { params: Type.Object({ id: Type.String({ format: 'uuid' }) }) } }, async (request) => {
     request.log.info('handling');
-    return { id: request.params.id, traceparent: request.trace.traceparent };
+    return { id: request.params.id, traceparent: traceparentOf(trace.getSpan(request.trace)!) };
   });
   return app;
 }
@@ -63,6 +66,41 @@ describe('createHttpsServer', () => {
     const server = await build({ logger: captureLogs().logger });
     const response = await server.inject({ url: '/things/6f1c1f5e-7c38-4a53-9a49-3ad5d0f1f0a1' });
     expect(response.json<{ traceparent: string }>().traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it('records a server span per request when the SDK runs: route, status, the caller as parent, a 5xx as an error', async () => {
+    const receiver = await startOtlpReceiver();
+    vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', receiver.url);
+    vi.stubEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json');
+    try {
+      const tracing = await startTracing('http-test');
+      const server = await build({ logger: captureLogs().logger });
+      server.get('/broken', async () => {
+        throw new Error('database gone');
+      });
+      const response = await server.inject({
+        url: '/things/6f1c1f5e-7c38-4a53-9a49-3ad5d0f1f0a1?limit=5',
+        headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+      });
+      const { traceparent } = response.json<{ traceparent: string }>();
+      expect((await server.inject({ url: '/broken' })).statusCode).toBe(500);
+      await tracing.shutdown();
+
+      const [thing, broken] = ['GET /things/:id', 'GET /broken'].map((name) => receiver.spans().find((span) => span.name === name));
+      expect(thing).toMatchObject({
+        kind: 2,
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: traceparent.split('-')[2],
+        parentSpanId: '00f067aa0ba902b7',
+        attributes: { 'http.request.method': 'GET', 'http.route': '/things/:id', 'url.path': '/things/6f1c1f5e-7c38-4a53-9a49-3ad5d0f1f0a1', 'http.response.status_code': 200 },
+        status: { code: 0 },
+      });
+      expect(broken).toMatchObject({ parentSpanId: '', attributes: { 'http.response.status_code': 500 }, status: { code: 2 } });
+      expect(broken?.events.map((event) => event.attributes['exception.message'])).toEqual(['database gone']);
+    } finally {
+      vi.unstubAllEnvs();
+      await receiver.close();
+    }
   });
 
   it('serves the OpenAPI document generated from the route schemas', async () => {

@@ -6,3 +6,4 @@ export { startApp, type AppProcess } from './app-process.ts';
 export { describeMachine, type MachineSummary } from './machine.ts';
 export { histogramQuantiles, scrapeMetrics, stageRows, type Quantiles } from './histograms.ts';
 export { startSystem, type RunningSystem, type SystemOptions } from './system.ts';
+export { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';

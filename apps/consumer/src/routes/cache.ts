@@ -19,7 +19,7 @@ export const cacheRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<ConsumerDatabas
       async (request) => {
         const after = request.query.cursor ? decodeCursor(request.query.cursor) : null;
         if (request.query.cursor && !after) throw new SYNC_INVALID_CURSOR();
-        const { rows, more } = await withTenant(db, request.principal.orgId, (trx) => listLive(trx, synced, request.query.limit, after));
+        const { rows, more } = await withTenant(db, request.principal.orgId, (trx) => listLive(trx, synced, request.query.limit, after), { trace: request.trace });
         const items = rows.map((row) => toEntity(synced, row));
         const last = items.at(-1);
         return { items, nextCursor: more && last ? encodeCursor(last.createdAt, last.id) : null };

@@ -25,7 +25,7 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
       const found = await withTenant(db, request.tenantId, async (trx) => {
         const [row] = await findLive(trx, entity, [id]);
         return row ? { row } : { tombstone: (await findTombstones(trx, entity, [id]))[0] };
-      });
+      }, { trace: request.trace });
       if (found.row) return { data: entity.toApi(found.row as never), _meta: meta(request.tenantId) };
       if (!found.tombstone) throw new entity.NotFound();
       const { version, deleted_at: deletedAt } = found.tombstone;
@@ -38,7 +38,7 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
         const rows = await findLive(trx, entity, ids);
         const found = new Set(rows.map((row) => row.id));
         return { rows, tombstones: await findTombstones(trx, entity, ids.filter((id) => !found.has(id))) };
-      });
+      }, { trace: request.trace });
       const known = new Set([...rows.map((row) => row.id), ...tombstones.map((tombstone) => tombstone.id)]);
       return {
         data: rows.map((row) => entity.toApi(row as never)),
@@ -50,7 +50,7 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
 
     app.get(`/internal/sync/${entity.path}`, { schema: schemas.list }, async (request) => {
       const { limit, after } = request.query as { limit: number; after?: string };
-      const rows = await withTenant(db, request.tenantId, (trx) => listVersions(trx, entity, limit + 1, after?.toLowerCase() ?? null));
+      const rows = await withTenant(db, request.tenantId, (trx) => listVersions(trx, entity, limit + 1, after?.toLowerCase() ?? null), { trace: request.trace });
       const page = rows.slice(0, limit);
       return {
         items: page.map((row) => ({ id: row.id, version: Number(row.version), deleted: row.deleted })),
