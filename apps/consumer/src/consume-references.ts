@@ -59,14 +59,27 @@ interface Lane {
   /** True while the lane waits out a failure; its references stay queued. */
   waiting: boolean;
   failedTries: number;
+  /** True while the lane's round is a caught-up tenant's (see `schedule`). */
+  caughtUp: boolean;
+  /** Since when (`performance.now()`) a backlogged lane has been held back for caught-up ones. */
+  heldSince: number | undefined;
 }
 
 /**
- * References of one tenant applied in one round: one transaction, and fetches of 1,000 ids
- * made side by side. A larger round drains an import faster (8,473 users/s against 6,274 with
- * 1,000, BENCHMARKS.md); other tenants' lanes run beside it, so they do not wait for it.
+ * References of one tenant applied in one round: one Reference API call and one transaction.
+ * Rounds of 5,000 drained an import no faster on this machine (5,115–6,296 users/s against
+ * 5,443–5,971 with 1,000, `consumer:bench`), and a quiet tenant's work competes with a
+ * smaller round in flight: its p99 during an import fell from 905–1,249 ms to 495–728 ms
+ * (`consumer:bench-fairness`, BENCHMARKS.md).
  */
-const SLICE = 5_000;
+const SLICE = 1_000;
+
+/**
+ * How long a backlogged tenant's next round may be held back while a caught-up tenant's round
+ * runs (see `schedule`): a caught-up round is short, and the bound keeps a stream of them from
+ * starving an import.
+ */
+const HOLD_BACKLOG_MS = 200;
 
 /** The other traces a round's span links to and its log lines name, at most. */
 const LINKED_TRACES = 20;
@@ -129,6 +142,9 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
   const timers = new Set<NodeJS.Timeout>();
   metrics?.watchTenantQueues(() => [...lanes.values()].map((lane) => [lane.orgId, lane.queue.length]));
   let running = 0;
+  let caughtUpRunning = 0;
+  // True while a timer will schedule again when a held lane's hold ends.
+  let holdEnds = false;
   let started = false;
   let stopped = false;
 
@@ -214,17 +230,46 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
     } finally {
       lane.running = false;
       running -= 1;
+      if (lane.caughtUp) caughtUpRunning -= 1;
+      lane.caughtUp = false;
       if (lane.queue.length === 0 && !lane.waiting) lanes.delete(lane.orgId);
       schedule();
     }
   }
 
-  /** Starts lanes with work, oldest waiting first, up to `laneConcurrency` at once. */
+  /**
+   * Starts lanes with work, oldest waiting first, up to `laneConcurrency` at once. A caught-up
+   * tenant (all its references fit in one round) goes first: while one's round runs, a
+   * backlogged tenant's next round waits, for `HOLD_BACKLOG_MS` at most. Lanes already run side
+   * by side, but on a busy machine they share its CPU and the database's: a quiet tenant's one
+   * change then waits behind the import round that started beside it. Holding the next import
+   * round until the quiet one is done costs the import little (its rounds take far longer) and
+   * halves the quiet tenant's wait under an import (docs/consumer.md).
+   */
   function schedule(): void {
     if (stopped) return;
+    const now = performance.now();
     for (const lane of lanes.values()) {
       if (running >= laneConcurrency) return;
       if (lane.running || lane.waiting || lane.queue.length === 0) continue;
+      const caughtUp = lane.queue.length <= SLICE;
+      if (!caughtUp && caughtUpRunning > 0) {
+        lane.heldSince ??= now;
+        const heldFor = now - lane.heldSince;
+        if (heldFor < HOLD_BACKLOG_MS) {
+          if (!holdEnds) {
+            holdEnds = true;
+            later(HOLD_BACKLOG_MS - heldFor, () => {
+              holdEnds = false;
+              schedule();
+            });
+          }
+          continue;
+        }
+      }
+      lane.heldSince = undefined;
+      lane.caughtUp = caughtUp;
+      if (caughtUp) caughtUpRunning += 1;
       lane.running = true;
       running += 1;
       // Re-inserted at the end: the next free slot goes to another tenant (round robin).
@@ -304,7 +349,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
       const orgId = parseOrgId(parsed.event.tenant_context.org_id)!;
       let lane = lanes.get(orgId);
       if (!lane) {
-        lane = { orgId, queue: [], running: false, waiting: false, failedTries: 0 };
+        lane = { orgId, queue: [], running: false, waiting: false, failedTries: 0, caughtUp: false, heldSince: undefined };
         lanes.set(orgId, lane);
       }
       metrics?.stage('delivered', (readAtMs - Number(message.timestamp)) / 1000);
