@@ -153,6 +153,36 @@ describe('the reference consumer loop', () => {
     await h.sync.stop();
   });
 
+  it("holds a backlogged tenant's next round while a caught-up tenant's round runs, for a bounded time only", async () => {
+    const [busy, quiet] = [randomUUID(), randomUUID()];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const rounds: Array<{ orgId: string; ids: number }> = [];
+    const busyStarts: number[] = [];
+    const h = harness({
+      fetchEntities: async (_type, orgId, ids) => {
+        rounds.push({ orgId, ids: ids.length });
+        if (orgId === busy) busyStarts.push(performance.now());
+        if (orgId === quiet) await held;
+        return answer(orgId, ids);
+      },
+      readAhead: 10_000,
+    });
+    await h.sync.start();
+    // 2,500 references of the busy tenant are three rounds; the quiet tenant's one is a round alone.
+    await h.run(h.batch([...Array.from({ length: 2_500 }, () => message(busy)), message(quiet)]));
+    await vi.waitFor(() => expect(rounds).toEqual([{ orgId: busy, ids: 1_000 }, { orgId: quiet, ids: 1 }]));
+    // The busy tenant's first round is done; its second waits for the quiet round, but not for
+    // ever: the quiet round is still held when the busy tenant goes on.
+    await vi.waitFor(() => expect(rounds.filter(({ orgId }) => orgId === busy)).toHaveLength(3), { timeout: 3_000 });
+    expect(busyStarts[1]! - busyStarts[0]!).toBeGreaterThanOrEqual(150);
+    // Nothing is committed past the quiet reference while it is unfinished.
+    expect(h.commits.every((offset) => Number(offset) <= 2_500)).toBe(true);
+    release();
+    await vi.waitFor(() => expect(h.lastCommit()).toBe('2501'));
+    await h.sync.stop();
+  });
+
   it('on 401 alerts at once, holds only that tenant without dead-lettering, and tries again later', async () => {
     const [refused, fine] = [randomUUID(), randomUUID()];
     let calls = 0;
