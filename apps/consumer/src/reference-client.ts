@@ -85,7 +85,6 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
       attributes: { 'http.request.method': method, 'url.template': template, 'server.address': server.hostname, 'server.port': Number(server.port || 443), 'tenant.id': orgId },
     });
     try {
-      const traceparent = traceparentOf(span);
       const response = await request(new URL(path, baseUrl), {
         method,
         dispatcher: agent,
@@ -93,7 +92,7 @@ export function createReferenceClient({ baseUrl, consumerId, tls, timeoutMs, con
           [ReferenceHeaders.tenantId]: orgId,
           [ReferenceHeaders.consumerId]: consumerId,
           ...(body ? { 'content-type': 'application/json' } : {}),
-          ...(traceparent ? { traceparent } : {}),
+          traceparent: traceparentOf(span),
         },
         body: body ? JSON.stringify(body) : null,
       });

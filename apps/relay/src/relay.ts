@@ -106,7 +106,7 @@ export function createRelay(options: RelayOptions) {
       if (tracing && row.traceparent) {
         const span = startPublishSpan(row, topic);
         spans.push(span);
-        message.headers[EventHeaders.traceparent] = traceparentOf(span) ?? row.traceparent;
+        message.headers[EventHeaders.traceparent] = traceparentOf(span);
       }
       const topicMessages = messages.get(topic) ?? [];
       messages.set(topic, topicMessages);

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import {
   context as contexts,
   defaultTextMapGetter,
-  defaultTextMapSetter,
   isSpanContextValid,
   ROOT_CONTEXT,
   SpanStatusCode,
@@ -17,21 +16,24 @@ import { sdkTracer } from './tracing.ts';
 
 /**
  * `traceparent` is the one carrier of a trace between the apps (HTTP header, outbox column,
- * Kafka header: DESIGN.md), read and written here whether or not the SDK runs.
+ * Kafka header: DESIGN.md); what arrives is parsed and checked by the W3C propagator, whether
+ * or not the SDK runs.
  */
 const w3c = new W3CTraceContextPropagator();
 
-/** The trace a `traceparent` (header, outbox column) names; the root context when it names none. */
+/** The trace a `traceparent` (header, outbox column) names; the root context when it names none or a malformed one. */
 export function contextOf(traceparent: string | readonly string[] | null | undefined): Context {
   if (!traceparent) return ROOT_CONTEXT;
   return w3c.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter);
 }
 
-/** The `traceparent` that names `span` as the parent of the next hop. */
-export function traceparentOf(span: Span): string | undefined {
-  const carrier: { traceparent?: string } = {};
-  w3c.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
-  return carrier.traceparent;
+/**
+ * The version-00 `traceparent` that names `span` as the parent of the next hop: what the W3C
+ * propagator writes, formatted directly because the relay writes one per row.
+ */
+export function traceparentOf(span: Span): string {
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return `00-${traceId}-${spanId}-${traceFlags & TraceFlags.SAMPLED ? '01' : '00'}`;
 }
 
 /** The context in which the children of `span` start. */
@@ -50,12 +52,24 @@ export function startSpan(name: string, parent: Context = contexts.active(), opt
   if (tracer) return tracer.startSpan(name, options, parent);
   const caller = trace.getSpanContext(parent);
   const continued = caller && isSpanContextValid(caller) ? caller : undefined;
-  const ids = randomBytes(continued ? 8 : 24).toString('hex');
   return trace.wrapSpanContext({
-    traceId: continued?.traceId ?? ids.slice(16),
-    spanId: ids.slice(0, 16),
+    traceId: continued?.traceId ?? randomHex(16),
+    spanId: randomHex(8),
     traceFlags: continued?.traceFlags ?? TraceFlags.SAMPLED,
   });
+}
+
+// Random bytes drawn 4 KiB at a time: one `randomBytes` call per id costs several microseconds.
+const randomPool = Buffer.alloc(4096);
+let randomUsed = randomPool.length;
+
+function randomHex(bytes: number): string {
+  if (randomUsed + bytes > randomPool.length) {
+    randomFillSync(randomPool);
+    randomUsed = 0;
+  }
+  randomUsed += bytes;
+  return randomPool.toString('hex', randomUsed - bytes, randomUsed);
 }
 
 /** Ends `span`; an error marks it failed and is recorded on it (type, message, stack). */

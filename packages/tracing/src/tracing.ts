@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { context, diag, DiagLogLevel, propagation, trace, type DiagLogger, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Logger } from 'pino';
@@ -6,9 +7,12 @@ import type { Logger } from 'pino';
 export interface Tracing {
   /** True when spans are recorded and exported over OTLP. */
   enabled: boolean;
-  /** Exports the spans still buffered and stops the SDK; part of the app's `stop()`. */
+  /** Exports the spans still buffered and stops the SDK; part of the app's `stop()`. Never throws. */
   shutdown(): Promise<void>;
 }
+
+/** How long a shutdown waits for the last spans to be exported. */
+const SHUTDOWN_MS = 5_000;
 
 let running: Tracing | undefined;
 let tracer: Tracer | undefined;
@@ -56,20 +60,28 @@ export async function startTracing(service: string, logger?: Logger): Promise<Tr
   });
   sdk.start();
   tracer = trace.getTracer('tenant-sync');
+  logger?.info({ protocol: process.env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf' }, 'exporting traces over OTLP');
   const tracing: Tracing = {
     enabled: true,
     async shutdown() {
       if (running !== tracing) return;
       running = undefined;
       tracer = undefined;
-      try {
-        await sdk.shutdown();
-      } finally {
-        trace.disable();
-        context.disable();
-        propagation.disable();
-        diag.disable();
+      // A refused export is lost and said so; a collector away costs at most a few seconds of the app's shutdown.
+      const settled = sdk.shutdown().then(
+        () => true,
+        (error: unknown) => {
+          logger?.warn({ err: error }, 'spans not exported at shutdown');
+          return true;
+        },
+      );
+      if (!(await Promise.race([settled, sleep(SHUTDOWN_MS, false, { ref: false })]))) {
+        logger?.warn({ waitedMs: SHUTDOWN_MS }, 'spans not exported at shutdown: the collector did not take them in time');
       }
+      trace.disable();
+      context.disable();
+      propagation.disable();
+      diag.disable();
     },
   };
   running = tracing;

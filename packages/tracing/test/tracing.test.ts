@@ -81,4 +81,18 @@ describe('startTracing', () => {
       await receiver.close();
     }
   });
+
+  it('stops within its few seconds, without throwing, when the collector cannot be reached', async () => {
+    const receiver = await startOtlpReceiver();
+    const gone = receiver.url;
+    await receiver.close();
+    vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', gone);
+    vi.stubEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json');
+    const tracing = await startTracing('test-app');
+    startSpan('lost').end();
+    const started = performance.now();
+    await expect(tracing.shutdown()).resolves.toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(6_000);
+    expect(isTracing()).toBe(false);
+  });
 });
