@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, trace, type SpanContext } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type SpanContext, type SpanOptions } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { EventHeaders, parseEntityEvent, parseOrgId, type OrgId } from '@tenant-sync/contracts';
 import type { EachBatchPayload, Kafka, KafkaMessage } from '@tenant-sync/kafka';
@@ -8,7 +8,7 @@ import { SourceAuthError, SyncUnavailableError } from './errors.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { createPartitionProgress, type PartitionProgress } from './partition-progress.ts';
 import { backoffDelay, type BackoffPolicy } from '@tenant-sync/ops';
-import { contextOf, contextWith, endSpan, startSpan } from '@tenant-sync/tracing';
+import { contextOf, contextWith, inSpan } from '@tenant-sync/tracing';
 import type { SyncedType } from './synced-types.ts';
 
 type ConsumerConfig = NonNullable<Parameters<Kafka['consumer']>[0]>;
@@ -47,7 +47,7 @@ interface Reference {
   message: KafkaMessage;
   traceparent: string | undefined;
   progress: PartitionProgress;
-  /** When this consumer read it (`performance.now()`). */
+  /** When this consumer read it (ms since the epoch, like the message's timestamp). */
   readAt: number;
 }
 
@@ -85,10 +85,11 @@ const HOLD_BACKLOG_MS = 200;
 const LINKED_TRACES = 20;
 
 /**
- * The span of one round of a tenant's references: a child of the first traced reference (the
- * relay's publish of it), linked to the traces of the others when the round serves several.
+ * How the span of one round of a tenant's references starts: a child of the first traced
+ * reference (the relay's publish of it), linked to the traces of the others when the round
+ * serves several, whose ids its log lines name too.
  */
-function startRoundSpan(orgId: OrgId, references: readonly Reference[]) {
+function roundSpan(orgId: OrgId, references: readonly Reference[]) {
   const traces = new Map<string, SpanContext>();
   for (const { traceparent } of references) {
     const parent = trace.getSpanContext(contextOf(traceparent));
@@ -99,7 +100,7 @@ function startRoundSpan(orgId: OrgId, references: readonly Reference[]) {
   const parent = first ? trace.setSpanContext(ROOT_CONTEXT, first) : ROOT_CONTEXT;
   const topics = new Set(references.map((reference) => reference.progress.topic));
   const topic = topics.size === 1 ? [...topics][0] : undefined;
-  const span = startSpan(topic ? `process ${topic}` : 'process', parent, {
+  const options: SpanOptions = {
     kind: SpanKind.CONSUMER,
     links: others.map((context) => ({ context })),
     attributes: {
@@ -110,8 +111,8 @@ function startRoundSpan(orgId: OrgId, references: readonly Reference[]) {
       ...(topic ? { 'messaging.destination.name': topic } : {}),
       'tenant.id': orgId,
     },
-  });
-  return { span, context: contextWith(span, parent), linkedTraceIds: traces.size > 1 ? [...traces.keys()].slice(0, LINKED_TRACES) : undefined };
+  };
+  return { name: topic ? `process ${topic}` : 'process', parent, options, linkedTraceIds: traces.size > 1 ? [...traces.keys()].slice(0, LINKED_TRACES) : undefined };
 }
 
 /**
@@ -150,21 +151,14 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
 
   /** Applies a slice of one tenant's references in the round's span; returns the dead letters among them. */
   async function applySlice(orgId: OrgId, references: Reference[]): Promise<DeadLetter[]> {
-    const round = startRoundSpan(orgId, references);
-    try {
-      const letters = await applyRound(orgId, references, round);
-      round.span.end();
-      return letters;
-    } catch (error) {
-      endSpan(round.span, error);
-      throw error;
-    }
+    const round = roundSpan(orgId, references);
+    return inSpan(round.name, round.parent, round.options, (span) => applyRound(orgId, references, contextWith(span, round.parent), round.linkedTraceIds));
   }
 
   /** The round's fetches and writes are children of its span; its log lines name its trace, and the other traces it serves. */
-  async function applyRound(orgId: OrgId, references: Reference[], round: ReturnType<typeof startRoundSpan>): Promise<DeadLetter[]> {
-    const { traceId, spanId } = round.span.spanContext();
-    const log = logger.child({ tenantId: orgId, traceId, spanId, ...(round.linkedTraceIds ? { linkedTraceIds: round.linkedTraceIds } : {}) });
+  async function applyRound(orgId: OrgId, references: Reference[], roundContext: Context, linkedTraceIds: string[] | undefined): Promise<DeadLetter[]> {
+    const { traceId, spanId } = trace.getSpanContext(roundContext)!;
+    const log = logger.child({ tenantId: orgId, traceId, spanId, ...(linkedTraceIds ? { linkedTraceIds } : {}) });
 
     options.onTenantSeen?.(orgId);
     // A slice may hold several types: each is fetched and written on its own, side by side.
@@ -183,7 +177,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
     };
     const letters = await Promise.all(
       [...byType].map(async ([synced, ofType]) => {
-        const failures = await applyReferences(deps, synced, orgId, ofType.map((reference) => reference.entityId), round.context);
+        const failures = await applyReferences(deps, synced, orgId, ofType.map((reference) => reference.entityId), roundContext);
         return ofType.flatMap(({ entityId, message }) => {
           const failure = failures.get(entityId);
           return failure ? [{ message, ...failure }] : [];
@@ -207,7 +201,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
   /** Runs one slice of a lane, then hands the lane back to the scheduler. */
   async function runLane(lane: Lane): Promise<void> {
     const slice = lane.queue.slice(0, SLICE);
-    const roundStart = performance.now();
+    const roundStart = Date.now();
     for (const reference of slice) metrics?.stage('queued', (roundStart - reference.readAt) / 1000);
     try {
       const letters = await applySlice(lane.orgId, slice);
@@ -336,8 +330,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
     const synced = typeOfTopic.get(batch.topic);
     if (!synced) throw new Error(`a batch of topic ${batch.topic}, which is no synced type's`);
     const invalid: DeadLetter[] = [];
-    const readAt = performance.now();
-    const readAtMs = Date.now();
+    const readAt = Date.now();
     for (const message of batch.messages) {
       progress.read(message.offset, batch.highWatermark);
       const parsed = parseEntityEvent(message.value, header(message.headers, EventHeaders.tenantId), synced.type);
@@ -352,7 +345,7 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
         lane = { orgId, queue: [], running: false, waiting: false, failedTries: 0, caughtUp: false, heldSince: undefined };
         lanes.set(orgId, lane);
       }
-      metrics?.stage('delivered', (readAtMs - Number(message.timestamp)) / 1000);
+      metrics?.stage('delivered', (readAt - Number(message.timestamp)) / 1000);
       lane.queue.push({ synced, entityId: parsed.event.entity.id.toLowerCase(), message, traceparent: header(message.headers, EventHeaders.traceparent), progress, readAt });
     }
     if (invalid.length > 0) {
