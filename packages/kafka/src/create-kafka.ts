@@ -33,6 +33,9 @@ export function createKafka({ brokers, clientId, logger, security }: KafkaOption
     // ceiling: clients resume promptly after a broker restart (docs/consumer.md).
     'reconnect.backoff.ms': 100,
     'reconnect.backoff.max.ms': 1_000,
+    // TCP_NODELAY, as the Java clients always set it: with Nagle's algorithm a small produce or
+    // fetch request waits for the ack of the one before it.
+    'socket.nagle.disable': true,
     ...securityProperties(security),
     kafkaJS: {
       brokers: brokers.split(',').map((broker) => broker.trim()),
