@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { SourceDatabase } from '@tenant-sync/db';
 import { withTenant } from '@tenant-sync/db';
 import type { OrgId } from '@tenant-sync/contracts';
@@ -21,11 +21,14 @@ export function createTenancyQueries(db: Kysely<SourceDatabase>) {
       return row ?? null;
     },
 
+    /**
+     * One statement, not a tenant transaction: the Reference API asks it on every call, and the
+     * transaction's four round trips were as many as the fetch it guards
+     * (014-organization-status.sql).
+     */
     async orgStatus(orgId: OrgId): Promise<string | null> {
-      const row = await withTenant(db, orgId, (trx) =>
-        trx.selectFrom('organizations').select('status').where('id', '=', orgId).executeTakeFirst(),
-      );
-      return row?.status ?? null;
+      const { rows } = await sql<{ status: string | null }>`SELECT organization_status(${orgId}::uuid) AS status`.execute(db);
+      return rows[0]?.status ?? null;
     },
   };
 }

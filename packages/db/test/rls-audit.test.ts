@@ -23,6 +23,7 @@ const isAllowedExtraPolicy = (table: string, policy: { name: string; roles: stri
   (table === 'outbox' && policy.name === 'relay_drains_all_tenants' && policy.roles.join() === 'relay_app') ||
   (table === 'tombstones' && policy.name === 'relay_purges_tombstones' && policy.roles.join() === 'relay_app') ||
   (table.startsWith('synced_') && policy.name === 'owner_lists_tenants' && policy.roles.join() === 'tenant_sync_owner' && policy.command === 'r') ||
+  (table === 'organizations' && policy.name === 'owner_reads_status' && policy.roles.join() === 'tenant_sync_owner' && policy.command === 'r') ||
   policy.roles.join() === OPERATOR;
 
 /** The tenant column of a table: `organizations` is keyed by the tenant id itself. */
@@ -216,6 +217,12 @@ describe.each([
         WHERE attrelid = 'tombstones'::regclass AND attnum > 0 AND NOT attisdropped AND has_column_privilege('source_app', attrelid, attnum, 'INSERT')
         ORDER BY attnum`;
       expect(tombstoneColumns.map((column) => column.name)).toEqual(['org_id', 'entity_type', 'id', 'version']);
+      // The one cross-tenant read of the source database: an org's status, through a function only the app may run.
+      const [fn] = await sql<{ definer: boolean; callers: string[]; returns: string }[]>`
+        SELECT p.prosecdef AS definer, format_type(p.prorettype, NULL) AS returns,
+               ARRAY(SELECT rolname FROM pg_roles WHERE has_function_privilege(oid, p.oid, 'EXECUTE') AND rolname = ANY (${allAppRoles})) AS callers
+        FROM pg_proc p WHERE p.proname = 'organization_status'`;
+      expect(fn).toEqual({ definer: true, returns: 'text', callers: ['source_app'] });
     } else {
       // The one cross-tenant read of the consumer database: tenant ids, through a function only the app may run.
       const [fn] = await sql<{ definer: boolean; callers: string[] }[]>`
