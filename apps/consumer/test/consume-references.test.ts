@@ -183,6 +183,37 @@ describe('the reference consumer loop', () => {
     await h.sync.stop();
   });
 
+  it("starts a caught-up tenant's next round while its round before runs, never a backlogged tenant's", async () => {
+    const [caughtUp, busy] = [randomUUID(), randomUUID()];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const rounds: Array<{ orgId: string; ids: number }> = [];
+    const h = harness({
+      fetchEntities: async (_type, orgId, ids) => {
+        rounds.push({ orgId, ids: ids.length });
+        await held;
+        return answer(orgId, ids);
+      },
+      readAhead: 10_000,
+    });
+    await h.sync.start();
+    await h.run(h.batch([message(caughtUp), ...Array.from({ length: 1_500 }, () => message(busy))]));
+    await vi.waitFor(() => expect(rounds).toEqual([{ orgId: caughtUp, ids: 1 }, { orgId: busy, ids: 1_000 }]));
+    // Both rounds are held. The caught-up tenant's next change gets a round of its own at once;
+    // the busy tenant's 500 left wait for its running round.
+    await h.run(h.batch([message(caughtUp)]));
+    await vi.waitFor(() => expect(rounds).toHaveLength(3));
+    expect(rounds[2]).toEqual({ orgId: caughtUp, ids: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(rounds).toHaveLength(3);
+    expect(await h.counter('consumer_tenant_queued_references')).toEqual({ [busy]: 1_500, [caughtUp]: 2 });
+    expect(h.commits.every((offset) => offset === '0')).toBe(true);
+    release();
+    await vi.waitFor(() => expect(h.lastCommit()).toBe('1502'));
+    expect(rounds.filter(({ orgId }) => orgId === busy).map(({ ids }) => ids)).toEqual([1_000, 500]);
+    await h.sync.stop();
+  });
+
   it('on 401 alerts at once, holds only that tenant without dead-lettering, and tries again later', async () => {
     const [refused, fine] = [randomUUID(), randomUUID()];
     let calls = 0;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import type { EntityEvent } from '@tenant-sync/contracts';
 import { createDatabase, type ConsumerDatabase } from '@tenant-sync/db';
 import { createKafka, ensureTopics, type Kafka, type Producer } from '@tenant-sync/kafka';
+import { consumerLag } from '@tenant-sync/operator';
 import { eventually, readTopic, testTenants, type AppProcess } from '@tenant-sync/testing';
 import { coalesceFetches } from '../src/coalesced-fetch.ts';
 import { coalesceWrites } from '../src/coalesced-write.ts';
@@ -29,9 +30,10 @@ async function startConsumer(kafka: Kafka, db: ReturnType<typeof createDatabase<
   await producer.connect();
   const dlq = createDeadLetterQueue({ producer, logger });
   const letters: DeadLetter[] = [];
+  const groupId = `convergence-${randomUUID()}`;
   const sync = createReferenceConsumer({
     kafka,
-    consumerConfig: { kafkaJS: { groupId: `convergence-${randomUUID()}`, fromBeginning: true } },
+    consumerConfig: { kafkaJS: { groupId, fromBeginning: true } },
     topics: [
       { topic: `${prefix}-user`, synced: users },
       { topic: `${prefix}-team`, synced: teams },
@@ -52,6 +54,8 @@ async function startConsumer(kafka: Kafka, db: ReturnType<typeof createDatabase<
     letters,
     /** Dead letters by the key of their message. */
     lettersOf: (key: string) => letters.filter((letter) => letter.message.key?.toString() === key).map(({ code, reason }) => ({ code, reason })),
+    /** Messages of its topics not yet finished (applied or dead-lettered): the group's committed lag. */
+    behind: async () => (await consumerLag(kafka, groupId, [`${prefix}-user`, `${prefix}-team`])).reduce((sum, { lag }) => sum + lag, 0),
     async stop() {
       await sync.stop();
       await producer.disconnect();
@@ -121,14 +125,16 @@ describe('the consumer converges to the source whatever the bus carries', () => 
   const copy = async (id: string) =>
     (await consumerAdmin`SELECT org_id, name, version::int AS version, deleted_at IS NOT NULL AS deleted FROM synced_users WHERE id = ${id}`).map((row) => ({ ...row }));
   /**
-   * Sends an honest reference for a new user of each tenant and waits until they are in the
-   * copy. Each tenant's references are applied in order (its lane), so everything sent before
-   * for those tenants was handled.
+   * Sends an honest reference for a new user of each tenant, waits until they are in the copy,
+   * then until the group's committed offsets reach the end of the topics: every message sent
+   * before is then finished, applied or dead-lettered. (A tenant's rounds may finish in any
+   * order, so the markers alone would not say so.)
    */
   const drained = async (...orgIds: string[]) => {
     const markers = await Promise.all((orgIds.length > 0 ? orgIds : [a.id, b.id]).map(async (orgId) => ({ orgId, id: await newUser(orgId, 'Marker') })));
     await send(markers.map(({ orgId, id }) => ref(orgId, id, 'CREATED', 1)));
     for (const { id } of markers) await eventually(async () => expect(await copy(id)).toHaveLength(1), 20_000);
+    await eventually(async () => expect(await consumer.behind()).toBe(0), 20_000);
   };
 
   it('dead-letters messages that are not valid references, with their code and reason, and keeps consuming', async () => {
