@@ -47,12 +47,12 @@ export async function producerCeiling(producer: Producer, topic: string, count: 
  */
 export async function claimAndDeleteCeiling(admin: postgres.Sql, relayDb: Kysely<SourceDatabase>, count: number, batchSize: number): Promise<number> {
   await prefillOutbox(admin, count);
-  const claim = createClaimer(relayDb, 'ceiling', batchSize, 30_000);
+  const claimer = createClaimer(relayDb, 'ceiling', batchSize, 30_000);
   const started = performance.now();
   let done = 0;
   let last: OutboxRow[] | undefined;
   for (;;) {
-    const rows = await claim(last);
+    const rows = await claimer.next(last);
     if (rows.length === 0 && last === undefined) break;
     last = rows.length > 0 ? rows : undefined;
     await deletePublished(relayDb, 'ceiling', rows.map((row) => Number(row.id)));

@@ -132,20 +132,34 @@ const CLAIMS_PER_FULL_SCAN = 10;
 export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: number, leaseMs: number) {
   let boundedClaims = 0;
   let backlog = false;
-  return async (inFlight: readonly OutboxRow[] = []): Promise<OutboxRow[]> => {
-    if (inFlight.length === 0 && !backlog) {
-      const rows = await claimAllIfFew(db, owner, limit, leaseMs);
-      if (rows) return rows;
-      backlog = true;
-    }
-    const after = new Map<string, number>();
-    if (boundedClaims < CLAIMS_PER_FULL_SCAN) {
-      for (const row of inFlight) if (row.org_id) after.set(row.org_id, Math.max(after.get(row.org_id) ?? 0, Number(row.id)));
-    }
-    boundedClaims = after.size > 0 ? boundedClaims + 1 : 0;
-    const rows = await claimBatch(db, owner, limit, leaseMs, after);
-    if (after.size === 0 && rows.length < limit) backlog = false;
-    return rows;
+  // Where the last claim started each tenant's scan: the express claim starts there too.
+  let lastAfter = new Map<string, number>();
+  return {
+    /** The next batch, given the last one when it was full (it is still in flight). */
+    async next(inFlight: readonly OutboxRow[] = []): Promise<OutboxRow[]> {
+      if (inFlight.length === 0 && !backlog) {
+        const rows = await claimAllIfFew(db, owner, limit, leaseMs);
+        if (rows) return rows;
+        backlog = true;
+      }
+      const after = new Map<string, number>();
+      if (boundedClaims < CLAIMS_PER_FULL_SCAN) {
+        for (const row of inFlight) if (row.org_id) after.set(row.org_id, Math.max(after.get(row.org_id) ?? 0, Number(row.id)));
+      }
+      boundedClaims = after.size > 0 ? boundedClaims + 1 : 0;
+      lastAfter = after;
+      const rows = await claimBatch(db, owner, limit, leaseMs, after);
+      if (after.size === 0 && rows.length < limit) backlog = false;
+      return rows;
+    },
+    /**
+     * A small claim beside the full batches of a backlog: turns again, so the first rows are
+     * the oldest of every waiting tenant — a quiet tenant's new change among them — and the
+     * scan of a tenant in the middle of its backlog starts past its rows in flight.
+     */
+    express: (rows: number): Promise<OutboxRow[]> => claimBatch(db, owner, rows, leaseMs, lastAfter),
+    /** True while more than a batch is claimable: claims then take turns, back to back. */
+    backlog: () => backlog,
   };
 }
 

@@ -22,8 +22,9 @@ import { createDatabase, type SourceDatabase } from '@tenant-sync/db';
 export function createRelayDatabase(url: string, applicationName = 'relay') {
   return createDatabase<SourceDatabase>({
     url,
-    // A claim beside the deletes of the batches in flight (`BATCHES_IN_FLIGHT`), never queued behind them.
-    poolSize: 3,
+    // A claim and an express claim beside the deletes of the batches in flight
+    // (`BATCHES_IN_FLIGHT`), never queued behind them.
+    poolSize: 4,
     applicationName,
     settings: { plan_cache_mode: 'force_custom_plan', enable_bitmapscan: 'off', random_page_cost: '1.1', synchronous_commit: 'off' },
   });

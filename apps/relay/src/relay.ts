@@ -38,6 +38,12 @@ const failureBackoff: BackoffPolicy = { initialMs: 200, factor: 2, maxMs: 10_000
 export const BATCHES_IN_FLIGHT = 2;
 
 /**
+ * Rows an express claim takes at most (see `poke`): the oldest row of every waiting tenant
+ * first, so a quiet tenant's change is among them whatever an import leaves behind.
+ */
+export const EXPRESS_ROWS = 100;
+
+/**
  * The outbox relay loop: claim a batch, publish it, wait for every delivery report, and only
  * then delete the rows. The loop does not wait for a batch to be acknowledged before it claims
  * the next: up to `batchesInFlight` batches are published and deleted side by side with the
@@ -63,7 +69,10 @@ export function createRelay(options: RelayOptions) {
   let publishFailure: Error | undefined;
   let failures = 0;
 
-  const claimAfter = createClaimer(db, relayId, batchSize, leaseMs);
+  const claimer = createClaimer(db, relayId, batchSize, leaseMs);
+  // The express claim under way, at most one, and whether a commit was notified meanwhile (see `poke`).
+  let expressClaim: Promise<void> | undefined;
+  let expressAgain = false;
 
   async function claim(previous?: OutboxRow[]): Promise<OutboxRow[]> {
     const started = performance.now();
@@ -72,7 +81,7 @@ export function createRelay(options: RelayOptions) {
     // This claim sees every commit notified so far.
     wokenAt = undefined;
     wakeRequested = false;
-    const rows = await claimAfter(previous);
+    const rows = await claimer.next(previous);
     if (rows.length > 0) {
       metrics.stageDuration.observe({ stage: 'wake' }, waking / 1000);
       metrics.stageDuration.observe({ stage: 'claim' }, (performance.now() - started) / 1000);
@@ -147,6 +156,37 @@ export function createRelay(options: RelayOptions) {
   }
 
   /**
+   * During a backlog the loop claims full batches back to back, and a commit's row waits for
+   * the claim under way and then for the next one, each of thousands of rows: hundreds of
+   * milliseconds for a quiet tenant while another imports. So a commit notified during a
+   * backlog is claimed at once by a small claim beside the loop, and published as a batch of
+   * its own. It keeps the order per entity for the same reason the loop's batches do: every
+   * claim takes heads of entities only, and leased rows are nobody else's. Measured with
+   * `consumer:bench-fairness`, the quiet tenant's commit → produced p99 during a 100,000-row
+   * import went from 285–340 ms to 220–323 ms (five runs each).
+   */
+  function claimExpress(): void {
+    if (!running || !claimer.backlog()) return;
+    if (expressClaim) {
+      expressAgain = true;
+      return;
+    }
+    expressClaim = claimer
+      .express(EXPRESS_ROWS)
+      .then((rows) => {
+        if (rows.length > 0) startPublishing(rows);
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'express claim failed; its rows go with the next batches'))
+      .finally(() => {
+        expressClaim = undefined;
+        if (expressAgain) {
+          expressAgain = false;
+          claimExpress();
+        }
+      });
+  }
+
+  /**
    * Publishes and deletes `rows` beside the loop; a failure is handed to the loop. Once the
    * rows are deleted, the next row of each of their entities can be claimed: a claim made
    * while they were in flight skipped it, so the loop claims again.
@@ -189,6 +229,7 @@ export function createRelay(options: RelayOptions) {
         await pause(delay, false);
       }
     }
+    await expressClaim;
     await Promise.all(inFlight);
   }
 
@@ -215,9 +256,13 @@ export function createRelay(options: RelayOptions) {
     },
     /**
      * Claims again now instead of at the next poll, e.g. on a NOTIFY. Wake-ups that arrive
-     * while a claim runs fold into one more claim.
+     * while a claim runs fold into one more claim; during a backlog, a small claim also runs
+     * at once beside the loop (`claimExpress`).
      */
-    poke: wake,
+    poke(): void {
+      wake();
+      claimExpress();
+    },
   };
 }
 

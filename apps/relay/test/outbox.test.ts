@@ -71,8 +71,12 @@ describe('claimBatch: fair across tenants', () => {
   it("the relay's claimer still takes turns once the outbox holds more than a batch", async () => {
     await write(b.id, 5_000);
     await write(a.id, 1);
-    const claim = createClaimer(db, 'relay-1', 100, 30_000);
-    expect(tenantsOf(await claim())).toEqual({ [a.id]: 1, [b.id]: 99 });
+    const claimer = createClaimer(db, 'relay-1', 100, 30_000);
+    expect(tenantsOf(await claimer.next())).toEqual({ [a.id]: 1, [b.id]: 99 });
+    expect(claimer.backlog()).toBe(true);
+    // A commit of the quiet tenant during the backlog: the express claim's first turn takes it.
+    await write(a.id, 1);
+    expect(tenantsOf(await claimer.express(10))).toEqual({ [a.id]: 1, [b.id]: 9 });
   });
 
   it('starts each tenant past its rows in flight when told where', async () => {

@@ -16,14 +16,22 @@ const outbox = vi.hoisted(() => ({
   pending: [] as OutboxRow[],
   calls: [] as string[],
   claimFailure: null as Error | null,
+  backlog: false,
 }));
 
 vi.mock('../src/outbox.ts', () => ({
-  createClaimer: (_db: unknown, _owner: string, limit: number) => async () => {
-    outbox.calls.push('claim');
-    if (outbox.claimFailure) throw outbox.claimFailure;
-    return outbox.pending.splice(0, limit);
-  },
+  createClaimer: (_db: unknown, _owner: string, limit: number) => ({
+    next: async () => {
+      outbox.calls.push('claim');
+      if (outbox.claimFailure) throw outbox.claimFailure;
+      return outbox.pending.splice(0, limit);
+    },
+    express: async (rows: number) => {
+      outbox.calls.push('express');
+      return outbox.pending.splice(0, rows);
+    },
+    backlog: () => outbox.backlog,
+  }),
   deletePublished: async (_db: unknown, _owner: string, ids: number[]) => void outbox.calls.push(`delete ${ids.join(',')}`),
   releaseLeases: async (_db: unknown, _owner: string, ids: number[]) => void outbox.calls.push(`release ${ids.join(',')}`),
   parkRow: async (_db: unknown, _owner: string, id: number, reason: string) => void outbox.calls.push(`park ${id} ${reason}`),
@@ -93,6 +101,7 @@ describe('relay loop', () => {
     outbox.pending = [];
     outbox.calls = [];
     outbox.claimFailure = null;
+    outbox.backlog = false;
     nextId = 1;
   });
 
@@ -126,6 +135,38 @@ describe('relay loop', () => {
     sends[0]?.settle();
     sends[1]?.settle();
     await until(() => outbox.calls.includes('delete 2'));
+    await relay.stop();
+  });
+
+  it('during a backlog, claims and publishes a notified commit at once beside the batches in flight; commits notified meanwhile fold into one more express claim', async () => {
+    outbox.backlog = true;
+    outbox.pending = [row(), row(), row(), row()];
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer);
+    relay.start();
+    // Two full batches in flight: the loop waits for one of them.
+    await until(() => sends.length === 2);
+    outbox.pending = [row()];
+    relay.poke();
+    relay.poke();
+    relay.poke();
+    await until(() => sends.length === 3);
+    await until(() => outbox.calls.filter((call) => call === 'express').length === 2);
+    expect(sends[2]?.count).toBe(1);
+    sends[2]?.settle();
+    await until(() => outbox.calls.includes('delete 5'));
+    // Without a backlog a commit waits for the loop, which claims it once a batch is done.
+    outbox.backlog = false;
+    outbox.pending = [row()];
+    relay.poke();
+    await sleep(50);
+    expect(outbox.calls.filter((call) => call === 'express')).toHaveLength(2);
+    expect(sends).toHaveLength(3);
+    sends[0]?.settle();
+    sends[1]?.settle();
+    await until(() => sends.length === 4);
+    sends[3]?.settle();
+    await until(() => outbox.calls.includes('delete 6'));
     await relay.stop();
   });
 
