@@ -1,7 +1,7 @@
 import { Kysely, sql } from 'kysely';
-import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
 import { connectPostgres } from './connect-postgres.ts';
+import { TenantPipelineDialect } from './tenant-pipeline-dialect.ts';
 
 export interface DatabaseOptions {
   url: string;
@@ -15,7 +15,8 @@ export interface DatabaseOptions {
 
 /**
  * A Kysely instance over the `postgres` driver, with the TLS the URL's `sslmode` / `sslrootcert`
- * ask for (`connectPostgres`). Close it with `db.destroy()`.
+ * ask for (`connectPostgres`), and tenant transactions that begin in one round trip
+ * (`TenantPipelineDialect`). Close it with `db.destroy()`.
  */
 export function createDatabase<DB>({ url, poolSize = 10, applicationName, settings = {} }: DatabaseOptions): Kysely<DB> {
   const sql = connectPostgres(url, {
@@ -27,7 +28,7 @@ export function createDatabase<DB>({ url, poolSize = 10, applicationName, settin
     // Read bigint columns (version, outbox id) as numbers: they stay far below 2^53.
     types: { bigint: postgres.BigInt },
   });
-  return new Kysely<DB>({ dialect: new PostgresJSDialect({ postgres: sql }) });
+  return new Kysely<DB>({ dialect: new TenantPipelineDialect({ postgres: sql }) });
 }
 
 /** Resolves when the database answers a trivial query: the readiness check of every app. */

@@ -27,6 +27,7 @@ export async function withTenant<DB, T>(
   const attributes = { 'db.system.name': 'postgresql', 'tenant.id': orgId };
   return inSpan('tenant transaction', options.trace, { kind: SpanKind.CLIENT, attributes }, (span) =>
     db.transaction().execute(async (trx) => {
+      // Sent together with BEGIN (TENANT_SETTING_PREFIX, tenant-pipeline-dialect.ts): keep its start.
       await sql`select set_config('app.current_tenant', ${orgId}, true), set_config('app.traceparent', ${traceparentOf(span)}, true)`.execute(trx);
       return work(trx);
     }),
