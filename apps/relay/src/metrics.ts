@@ -25,6 +25,11 @@ export function createRelayMetrics(registry: Registry, collectPending: () => Pro
     published: new Counter({ name: 'relay_published_total', help: 'Outbox rows published to Kafka', registers: [registry] }),
     parked: new Counter({ name: 'relay_parked_total', help: 'Outbox rows parked, with reason', labelNames: ['reason'], registers: [registry] }),
     publishErrors: new Counter({ name: 'relay_publish_errors_total', help: 'Batches whose publish failed', registers: [registry] }),
+    expressClaimed: new Counter({
+      name: 'relay_express_claimed_total',
+      help: 'Outbox rows taken by express claims: commits notified during a backlog, claimed beside the full batches',
+      registers: [registry],
+    }),
     batchSize: new Histogram({
       name: 'relay_batch_size',
       help: 'Rows per claimed batch',

@@ -174,6 +174,7 @@ export function createRelay(options: RelayOptions) {
     expressClaim = claimer
       .express(EXPRESS_ROWS)
       .then((rows) => {
+        metrics.expressClaimed.inc(rows.length);
         if (rows.length > 0) startPublishing(rows);
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'express claim failed; its rows go with the next batches'))

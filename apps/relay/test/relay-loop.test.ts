@@ -75,13 +75,13 @@ function fakeProducer() {
   return { producer, sends };
 }
 
-function relayWith(producer: Producer, batchSize = 2) {
+function relayWith(producer: Producer, batchSize = 2, registry = new Registry()) {
   return createRelay({
     db: {} as Kysely<SourceDatabase>,
     producer,
     topics: { topicOf: () => 'user-events', prepare: async () => {} },
     logger: pino({ level: 'silent' }),
-    metrics: createRelayMetrics(new Registry(), async () => ({ depth: 0, oldestAgeSeconds: 0, parked: 0, tenants: [] })),
+    metrics: createRelayMetrics(registry, async () => ({ depth: 0, oldestAgeSeconds: 0, parked: 0, tenants: [] })),
     relayId: 'relay-1',
     batchSize,
     pollIntervalMs: 200,
@@ -142,7 +142,8 @@ describe('relay loop', () => {
     outbox.backlog = true;
     outbox.pending = [row(), row(), row(), row()];
     const { producer, sends } = fakeProducer();
-    const relay = relayWith(producer);
+    const registry = new Registry();
+    const relay = relayWith(producer, 2, registry);
     relay.start();
     // Two full batches in flight: the loop waits for one of them.
     await until(() => sends.length === 2);
@@ -153,6 +154,7 @@ describe('relay loop', () => {
     await until(() => sends.length === 3);
     await until(() => outbox.calls.filter((call) => call === 'express').length === 2);
     expect(sends[2]?.count).toBe(1);
+    expect((await registry.getSingleMetric('relay_express_claimed_total')?.get())?.values[0]?.value).toBe(1);
     sends[2]?.settle();
     await until(() => outbox.calls.includes('delete 5'));
     // Without a backlog a commit waits for the loop, which claims it once a batch is done.
