@@ -246,13 +246,14 @@ export function createReferenceConsumer(options: ReferenceConsumerOptions) {
   }
 
   /**
-   * Starts lanes with work, oldest waiting first, up to `laneConcurrency` at once. A caught-up
-   * tenant (all its references fit in one round) goes first: while one's round runs, a
-   * backlogged tenant's next round waits, for `HOLD_BACKLOG_MS` at most. Lanes already run side
-   * by side, but on a busy machine they share its CPU and the database's: a quiet tenant's one
-   * change then waits behind the import round that started beside it. Holding the next import
-   * round until the quiet one is done costs the import little (its rounds take far longer) and
-   * halves the quiet tenant's wait under an import (docs/consumer.md).
+   * Starts rounds of the lanes with work, oldest waiting first, up to `laneConcurrency` rounds
+   * at once. A caught-up tenant (all its references fit in one round) goes first: while one's
+   * round runs, a backlogged tenant's next round waits, for `HOLD_BACKLOG_MS` at most. Lanes
+   * already run side by side, but on a busy machine they share its CPU and the database's: a
+   * quiet tenant's one change then waits behind the import round that started beside it.
+   * Holding the next import round until the quiet one is done costs the import little (its
+   * rounds take far longer) and halves the quiet tenant's wait under an import
+   * (docs/consumer.md).
    */
   function schedule(): void {
     if (stopped) return;
