@@ -87,10 +87,11 @@ async function roundTrip(sourcePort: number, consumerPort: number, token: string
   const started = Date.now();
   const email = `deploy-${label}-${runId}@example.com`;
   // A 503 is the source shedding load (just started, on a busy machine): a client tries again a second later.
-  let created = await https(`https://localhost:${sourcePort}/users`, { method: 'POST', token, body: { name: `Deploy ${label}`, email } });
+  const create = () => https(`https://localhost:${sourcePort}/users`, { method: 'POST', token, body: { name: `Deploy ${label}`, email } });
+  let created = await create();
   for (let attempt = 1; created.status === 503 && attempt < 10; attempt += 1) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    created = await https(`https://localhost:${sourcePort}/users`, { method: 'POST', token, body: { name: `Deploy ${label}`, email } });
+    created = await create();
   }
   if (created.status !== 201) throw new Error(`POST /users: ${created.status} ${JSON.stringify(created.body)}`);
   const { id } = created.body as { id: string };

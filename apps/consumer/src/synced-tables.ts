@@ -44,7 +44,8 @@ const tombstoneColumns = (synced: SyncedType, version: number) => ({
   deleted_at: sql<Date>`now()`,
 });
 
-// Up to 12 parameters a row: statements of 2,000 rows stay far below PostgreSQL's 65,535.
+// Tombstones take up to 12 parameters a row: statements of 2,000 rows stay far below
+// PostgreSQL's 65,535. Entities go as one JSON parameter a statement.
 const ROWS_PER_STATEMENT = 2_000;
 
 /**

@@ -41,7 +41,7 @@ export const BATCHES_IN_FLIGHT = 2;
  * Rows an express claim takes at most (see `poke`): the oldest row of every waiting tenant
  * first, so a quiet tenant's change is among them whatever an import leaves behind.
  */
-export const EXPRESS_ROWS = 100;
+const EXPRESS_ROWS = 100;
 
 /**
  * The outbox relay loop: claim a batch, publish it, wait for every delivery report, and only

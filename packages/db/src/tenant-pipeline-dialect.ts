@@ -2,7 +2,7 @@ import { CompiledQuery, type DatabaseConnection, type QueryResult, type Transact
 import { PostgresJSDialect, PostgresJSDriver } from 'kysely-postgres-js';
 
 /** How the first statement of a tenant transaction begins (`withTenant`). */
-export const TENANT_SETTING_PREFIX = "select set_config('app.current_tenant'";
+const TENANT_SETTING_PREFIX = "select set_config('app.current_tenant'";
 
 /**
  * A tenant transaction's BEGIN and its `set_config` of the tenant in one write and one round

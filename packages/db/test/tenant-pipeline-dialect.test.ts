@@ -1,6 +1,8 @@
 import { Kysely, sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { parseOrgId } from '@tenant-sync/contracts';
 import { TenantPipelineDialect } from '../src/tenant-pipeline-dialect.ts';
+import { withTenant } from '../src/tenant-transaction.ts';
 
 /**
  * A postgres.js stand-in whose one reserved connection records each statement when it is
@@ -19,7 +21,7 @@ function fakePostgres() {
   return { postgres, issued, statements: () => issued.map((statement) => statement.sql.split('(')[0]) };
 }
 
-const tenantSetting = (orgId: string) => sql`select set_config('app.current_tenant', ${orgId}, true)`;
+const orgId = parseOrgId('0b9d5e4a-9f3b-4c55-9f2e-2f1f1d7b1a01')!;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
 
 describe('tenant transactions in one round trip fewer', () => {
@@ -27,8 +29,7 @@ describe('tenant transactions in one round trip fewer', () => {
     const fake = fakePostgres();
     const db = new Kysely({ dialect: new TenantPipelineDialect({ postgres: fake.postgres as never }) });
     let settingAnswered = false;
-    const done = db.transaction().execute(async (trx) => {
-      await tenantSetting('0b9d5e4a-9f3b-4c55-9f2e-2f1f1d7b1a01').execute(trx);
+    const done = withTenant(db, orgId, async (trx) => {
       settingAnswered = true;
       await sql`select 1`.execute(trx);
     });
@@ -50,10 +51,7 @@ describe('tenant transactions in one round trip fewer', () => {
   it('fails the tenant setting when BEGIN fails, and the work after it never runs', async () => {
     const fake = fakePostgres();
     const db = new Kysely({ dialect: new TenantPipelineDialect({ postgres: fake.postgres as never }) });
-    const done = db.transaction().execute(async (trx) => {
-      await tenantSetting('0b9d5e4a-9f3b-4c55-9f2e-2f1f1d7b1a01').execute(trx);
-      await sql`insert into users default values`.execute(trx);
-    });
+    const done = withTenant(db, orgId, (trx) => sql`insert into users default values`.execute(trx));
     await settle();
     fake.issued[1]!.answer();
     fake.issued[0]!.answer(new Error('connection lost'));
