@@ -74,9 +74,21 @@ describe('claimBatch: fair across tenants', () => {
     const claimer = createClaimer(db, 'relay-1', 100, 30_000);
     expect(tenantsOf(await claimer.next())).toEqual({ [a.id]: 1, [b.id]: 99 });
     expect(claimer.backlog()).toBe(true);
-    // A commit of the quiet tenant during the backlog: the express claim's first turn takes it.
+    // A commit of the quiet tenant during the backlog: the express claim takes it, and leaves
+    // the backlogged tenant to the loop's next claim.
     await write(a.id, 1);
-    expect(tenantsOf(await claimer.express(10))).toEqual({ [a.id]: 1, [b.id]: 9 });
+    expect(tenantsOf(await claimer.express(10))).toEqual({ [a.id]: 1 });
+    expect(tenantsOf(await claimer.next())).toEqual({ [b.id]: 100 });
+  });
+
+  it('returns a batch in turns, so the quiet tenant is published first', async () => {
+    await write(b.id, 5);
+    await write(a.id, 2);
+    const rows = await claimBatch(db, 'relay-1', 100, 30_000);
+    expect(rows.map((row) => row.org_id)).toEqual([b.id, a.id, b.id, a.id, b.id, b.id, b.id]);
+    expect(rows.filter((row) => row.org_id === b.id).map((row) => Number(row.id))).toEqual(
+      rows.filter((row) => row.org_id === b.id).map((row) => Number(row.id)).sort((x, y) => x - y),
+    );
   });
 
   it('starts each tenant past its rows in flight when told where', async () => {
