@@ -30,6 +30,11 @@ export function createRelayMetrics(registry: Registry, collectPending: () => Pro
       help: 'Outbox rows taken by express claims: commits notified during a backlog, claimed beside the full batches',
       registers: [registry],
     }),
+    pacedClaims: new Counter({
+      name: 'relay_paced_claims_total',
+      help: 'Claims after which the relay waited because a tenant sharing it with others had reached RELAY_TENANT_RATE',
+      registers: [registry],
+    }),
     batchSize: new Histogram({
       name: 'relay_batch_size',
       help: 'Rows per claimed batch',

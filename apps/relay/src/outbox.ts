@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
+import type { TenantPacer } from './tenant-pacer.ts';
 
 /**
  * Claims up to `limit` pending rows by leasing them to `owner` for `leaseMs`, in one short
@@ -21,13 +22,15 @@ import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
  * `after` (tenant → id) only narrows where each tenant's scan starts, to skip the index
  * entries of rows deleted since the last vacuum while a backlog drains; the caller still
  * claims without it regularly, so a row committed late with a low id waits at most a few batches.
+ * `quota` (tenant → rows) caps what the tenants it names get, below their share (pacing, see
+ * `createTenantPacer`).
  */
 export async function claimBatch(
   db: Kysely<SourceDatabase>,
   owner: string,
   limit: number,
   leaseMs: number,
-  after: ReadonlyMap<string, number> = new Map(),
+  { after = new Map(), quota = new Map() }: { after?: ReadonlyMap<string, number>; quota?: ReadonlyMap<string, number> } = {},
 ): Promise<OutboxRow[]> {
   const result = await sql<OutboxRow>`
     WITH RECURSIVE tenant AS (
@@ -37,8 +40,10 @@ export async function claimBatch(
                WHERE later.parked_at IS NULL AND later.org_id > tenant.org_id
                ORDER BY later.org_id LIMIT 1)
         FROM tenant WHERE tenant.org_id IS NOT NULL
+    ), paced AS (
+      SELECT * FROM unnest(${[...quota.keys()]}::uuid[], ${[...quota.values()]}::int[]) AS paced(org_id, max_rows)
     ), waiting AS (
-      SELECT org_id FROM tenant WHERE org_id IS NOT NULL
+      SELECT tenant.org_id, paced.max_rows FROM tenant LEFT JOIN paced USING (org_id) WHERE tenant.org_id IS NOT NULL
     ), share AS (
       SELECT least(${limit}, 2 * ceil(${limit}::numeric / greatest(count(*), 1)))::int AS rows_per_tenant FROM waiting
     ), resume AS (
@@ -58,7 +63,7 @@ export async function claimBatch(
                       AND prior.id < pending.id
                       AND prior.parked_at IS NULL)
            ORDER BY pending.id
-           LIMIT (SELECT rows_per_tenant FROM share)
+           LIMIT least((SELECT rows_per_tenant FROM share), COALESCE(waiting.max_rows, ${limit}))
              FOR UPDATE SKIP LOCKED) head
       UNION ALL
       SELECT orphan.id, ${limit} + row_number() OVER (ORDER BY orphan.id)
@@ -138,6 +143,13 @@ export async function claimAllIfFew(db: Kysely<SourceDatabase>, owner: string, l
     .sort((a, b) => Number(a.id) - Number(b.id));
 }
 
+/** How many of `rows` each tenant has (rows without a tenant are not counted). */
+export function rowsPerTenant(rows: readonly OutboxRow[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const row of rows) if (row.org_id) counts.set(row.org_id, (counts.get(row.org_id) ?? 0) + 1);
+  return counts;
+}
+
 /**
  * The tenants a full batch found backlogged: those with the most rows in it, when that is more
  * than one (their share bounded them, so they have rows left). A tenant with fewer ran out of
@@ -145,10 +157,15 @@ export async function claimAllIfFew(db: Kysely<SourceDatabase>, owner: string, l
  */
 function backloggedIn(rows: readonly OutboxRow[], limit: number): string[] {
   if (rows.length < limit) return [];
-  const counts = new Map<string, number>();
-  for (const row of rows) if (row.org_id) counts.set(row.org_id, (counts.get(row.org_id) ?? 0) + 1);
+  const counts = rowsPerTenant(rows);
   const most = Math.max(0, ...counts.values());
   return most > 1 ? [...counts].filter(([, count]) => count === most).map(([tenant]) => tenant) : [];
+}
+
+/** The tenants that got exactly their quota: their pace, not their rows, ended their turns. */
+function heldBack(rows: readonly OutboxRow[], quota: ReadonlyMap<string, number>): string[] {
+  const counts = rowsPerTenant(rows);
+  return [...quota].filter(([tenant, rows]) => (counts.get(tenant) ?? 0) === rows).map(([tenant]) => tenant);
 }
 
 /** While a backlog drains, every this many claims one scans the outbox from its start. */
@@ -160,18 +177,24 @@ const CLAIMS_PER_FULL_SCAN = 10;
  * turns (`claimBatch`). Given the batch in flight, each tenant's scan starts just past that
  * tenant's last row in it, skipping the dead index entries of the rows deleted before; every
  * `CLAIMS_PER_FULL_SCAN`-th claim, and every claim after a pause, scans from the start.
+ * With a `pacer`, a tenant sharing the relay with others gets no more than its pace allows.
  */
-export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: number, leaseMs: number) {
+export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: number, leaseMs: number, pacer?: TenantPacer) {
   let boundedClaims = 0;
   let backlog = false;
   // Where the express claim starts each tenant's scan (see `express`).
   let expressAfter = new Map<string, number>();
+  // The tenants the last claim held to their pace, though they had more rows.
+  let held: string[] = [];
   return {
     /** The next batch, given the last one when it was full (it is still in flight). */
     async next(inFlight: readonly OutboxRow[] = []): Promise<OutboxRow[]> {
       if (inFlight.length === 0 && !backlog) {
         const rows = await claimAllIfFew(db, owner, limit, leaseMs);
-        if (rows) return rows;
+        if (rows) {
+          pacer?.claimed(rows);
+          return rows;
+        }
         backlog = true;
       }
       const after = new Map<string, number>();
@@ -179,10 +202,13 @@ export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: 
         for (const row of inFlight) if (row.org_id) after.set(row.org_id, Math.max(after.get(row.org_id) ?? 0, Number(row.id)));
       }
       boundedClaims = after.size > 0 ? boundedClaims + 1 : 0;
-      const rows = await claimBatch(db, owner, limit, leaseMs, after);
-      if (after.size === 0 && rows.length < limit) backlog = false;
+      const quota = pacer?.quota() ?? new Map<string, number>();
+      const rows = await claimBatch(db, owner, limit, leaseMs, { after, quota });
+      pacer?.claimed(rows);
+      held = heldBack(rows, quota);
+      if (after.size === 0 && rows.length < limit && held.length === 0) backlog = false;
       expressAfter = new Map(after);
-      for (const tenant of backloggedIn(rows, limit)) expressAfter.set(tenant, Number.MAX_SAFE_INTEGER);
+      for (const tenant of [...backloggedIn(rows, limit), ...held]) expressAfter.set(tenant, Number.MAX_SAFE_INTEGER);
       return rows;
     },
     /**
@@ -192,9 +218,15 @@ export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: 
      * takes their rows anyway, and scanning past their rows in flight — thousands leased or
      * locked — made the express claim itself take up to 157 ms during an import.
      */
-    express: (rows: number): Promise<OutboxRow[]> => claimBatch(db, owner, rows, leaseMs, expressAfter),
+    async express(rows: number): Promise<OutboxRow[]> {
+      const claimed = await claimBatch(db, owner, rows, leaseMs, { after: expressAfter, quota: pacer?.quota() });
+      pacer?.claimed(claimed);
+      return claimed;
+    },
     /** True while more than a batch is claimable: claims then take turns, back to back. */
     backlog: () => backlog,
+    /** How long to wait before the next claim: until a tenant the last one held to its pace may take a burst again; 0 if none was held. */
+    pacedMs: (): number => (pacer && held.length > 0 ? pacer.refillMs(held) : 0),
   };
 }
 

@@ -56,6 +56,7 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
     batchSize: config.RELAY_BATCH_SIZE,
     pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
     leaseMs: config.RELAY_LEASE_MS,
+    tenantRate: config.RELAY_TENANT_RATE,
   });
 
   return {

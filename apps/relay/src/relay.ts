@@ -12,6 +12,7 @@ import { toMessage } from './event.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { createClaimer, deletePublished, parkRow, releaseLeases } from './outbox.ts';
 import { startPublishSpan } from './publish-span.ts';
+import { createTenantPacer } from './tenant-pacer.ts';
 
 export interface RelayOptions {
   db: Kysely<SourceDatabase>;
@@ -26,6 +27,8 @@ export interface RelayOptions {
   leaseMs: number;
   /** Batches published at once (`BATCHES_IN_FLIGHT`). */
   batchesInFlight?: number;
+  /** Rows a second of one tenant while other tenants have changes too (`RELAY_TENANT_RATE`); 0 or none: unpaced. */
+  tenantRate?: number;
 }
 
 /** After a failed batch: from 200 ms, doubling, at most 10 s, for as long as the failure lasts. */
@@ -54,7 +57,7 @@ const EXPRESS_ROWS = 100;
  * backs off exponentially with jitter, and carries on.
  */
 export function createRelay(options: RelayOptions) {
-  const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs, batchesInFlight = BATCHES_IN_FLIGHT } = options;
+  const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs, batchesInFlight = BATCHES_IN_FLIGHT, tenantRate = 0 } = options;
   let running = false;
   let loop: Promise<void> | undefined;
   // Aborts the current wait: stop() always, poke() only while waiting for work.
@@ -69,7 +72,7 @@ export function createRelay(options: RelayOptions) {
   let publishFailure: Error | undefined;
   let failures = 0;
 
-  const claimer = createClaimer(db, relayId, batchSize, leaseMs);
+  const claimer = createClaimer(db, relayId, batchSize, leaseMs, tenantRate > 0 ? createTenantPacer(tenantRate, batchSize) : undefined);
   // The express claim under way, at most one, and whether a commit was notified meanwhile (see `poke`).
   let expressClaim: Promise<void> | undefined;
   let expressAgain = false;
@@ -219,7 +222,13 @@ export function createRelay(options: RelayOptions) {
         const rows = await claim(previous);
         previous = rows.length === batchSize ? rows : undefined;
         if (rows.length > 0) startPublishing(rows);
-        if (fromStart && rows.length < batchSize) await pause(pollIntervalMs, true);
+        const pacedMs = claimer.pacedMs();
+        if (pacedMs > 0) {
+          // Not wakeable: a batch published meanwhile frees nothing the pace allows, and
+          // the commits of other tenants go by the express claim.
+          metrics.pacedClaims.inc();
+          await pause(pacedMs, false);
+        } else if (fromStart && rows.length < batchSize) await pause(pollIntervalMs, true);
       } catch (error) {
         publishFailure = undefined;
         previous = undefined;

@@ -4,6 +4,7 @@ import { afterAll, beforeEach, describe, expect, it, inject } from 'vitest';
 import { testTenants } from '@tenant-sync/testing';
 import { claimAllIfFew, claimBatch, createClaimer, deletePublished, pendingStats, releaseLeases } from '../src/outbox.ts';
 import { createRelayDatabase } from '../src/relay-database.ts';
+import { createTenantPacer } from '../src/tenant-pacer.ts';
 
 const infra = inject('infra');
 const { a, b } = testTenants;
@@ -81,6 +82,26 @@ describe('claimBatch: fair across tenants', () => {
     expect(tenantsOf(await claimer.next())).toEqual({ [b.id]: 100 });
   });
 
+  it('gives a paced tenant no more than its quota, and the others their turns', async () => {
+    await write(b.id, 500);
+    await write(a.id, 500);
+    expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000, { quota: new Map([[b.id, 3]]) }))).toEqual({ [a.id]: 97, [b.id]: 3 });
+    expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000, { quota: new Map([[b.id, 0]]) }))).toEqual({ [a.id]: 100 });
+  });
+
+  it("the claimer holds an importer to its pace while a quiet tenant has changes, and says how long to wait", async () => {
+    await write(b.id, 5_000);
+    await write(a.id, 1);
+    // 100 rows a second: a burst of 25, a quarter second's worth.
+    const claimer = createClaimer(db, 'relay-1', 100, 30_000, createTenantPacer(100, 100));
+    expect(tenantsOf(await claimer.next())).toEqual({ [a.id]: 1, [b.id]: 99 });
+    expect(claimer.pacedMs()).toBe(0);
+    // The quiet tenant was seen beside it: the importer owes its burst, and gets nothing now.
+    expect(tenantsOf(await claimer.next())).toEqual({});
+    expect(claimer.pacedMs()).toBeGreaterThan(100);
+    expect(claimer.backlog()).toBe(true);
+  });
+
   it('returns a batch in turns, so the quiet tenant is published first', async () => {
     await write(b.id, 5);
     await write(a.id, 2);
@@ -95,7 +116,7 @@ describe('claimBatch: fair across tenants', () => {
     await write(b.id, 10);
     const [first] = await claimBatch(db, 'relay-1', 1, 30_000);
     await admin`UPDATE outbox SET lease_until = NULL WHERE id = ${first!.id}`;
-    const next = await claimBatch(db, 'relay-1', 1, 30_000, new Map([[b.id, Number(first!.id)]]));
+    const next = await claimBatch(db, 'relay-1', 1, 30_000, { after: new Map([[b.id, Number(first!.id)]]) });
     expect(Number(next[0]!.id)).toBeGreaterThan(Number(first!.id));
   });
 

@@ -17,6 +17,7 @@ const outbox = vi.hoisted(() => ({
   calls: [] as string[],
   claimFailure: null as Error | null,
   backlog: false,
+  pacedMs: 0,
 }));
 
 vi.mock('../src/outbox.ts', () => ({
@@ -31,6 +32,7 @@ vi.mock('../src/outbox.ts', () => ({
       return outbox.pending.splice(0, rows);
     },
     backlog: () => outbox.backlog,
+    pacedMs: () => outbox.pacedMs,
   }),
   deletePublished: async (_db: unknown, _owner: string, ids: number[]) => void outbox.calls.push(`delete ${ids.join(',')}`),
   releaseLeases: async (_db: unknown, _owner: string, ids: number[]) => void outbox.calls.push(`release ${ids.join(',')}`),
@@ -102,6 +104,7 @@ describe('relay loop', () => {
     outbox.calls = [];
     outbox.claimFailure = null;
     outbox.backlog = false;
+    outbox.pacedMs = 0;
     nextId = 1;
   });
 
@@ -169,6 +172,25 @@ describe('relay loop', () => {
     await until(() => sends.length === 4);
     sends[3]?.settle();
     await until(() => outbox.calls.includes('delete 6'));
+    await relay.stop();
+  });
+
+  it("after a claim that held a tenant to its pace, waits the pace out before claiming again, though a batch is deleted meanwhile", async () => {
+    outbox.pending = [row(), row(), row(), row()];
+    outbox.pacedMs = 1_000;
+    const registry = new Registry();
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer, 2, registry);
+    relay.start();
+    await until(() => sends.length === 1);
+    sends[0]?.settle();
+    await until(() => outbox.calls.includes('delete 1,2'));
+    await sleep(200);
+    expect(outbox.calls.filter((call) => call === 'claim')).toHaveLength(1);
+    outbox.pacedMs = 0;
+    await until(() => sends.length === 2);
+    expect(await registry.getSingleMetricAsString('relay_paced_claims_total')).toMatch(/relay_paced_claims_total [1-9]/);
+    sends[1]?.settle();
     await relay.stop();
   });
 

@@ -16,6 +16,8 @@ export const relayConfigSchema = Type.Object({
   RELAY_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 999, default: 200 }),
   RELAY_LEASE_MS: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 30_000 }),
   RELAY_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  /** Rows a second one relay publishes of one tenant while other tenants have changes too; 0 turns pacing off. */
+  RELAY_TENANT_RATE: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 12_000 }),
   /** How long the source keeps a deleted entity's tombstone (7 days). */
   TOMBSTONE_RETENTION_MS: Type.Integer({ minimum: 0, maximum: 31_536_000_000, default: 604_800_000 }),
   /** How often the relay purges expired tombstones; 0 turns the purge off (another relay does it). */

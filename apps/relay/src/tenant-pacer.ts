@@ -1,0 +1,69 @@
+import type { OutboxRow } from '@tenant-sync/db';
+import { rowsPerTenant } from './outbox.ts';
+
+/** How long after its last claimed row a tenant still counts as having changes. */
+const SHARING_WINDOW_MS = 1_000;
+
+/** A paced tenant's burst: this many seconds of its rate, at most a batch. */
+const BURST_SECONDS = 0.25;
+
+/**
+ * Paces each tenant to `rate` rows a second while other tenants have changes too (a token
+ * bucket per tenant). The turns already share every batch between tenants; pacing shares time.
+ * An import drains faster through the relay than any consumer applies it, and that burst, not
+ * the order of the rows, is what held a quiet tenant's change back: every process on the
+ * machine was busy with the import's rows. A tenant alone is never paced, so an import alone
+ * drains at full speed.
+ */
+export function createTenantPacer(rate: number, batchSize: number, now: () => number = () => performance.now()) {
+  const burst = Math.max(1, Math.min(batchSize, Math.floor(rate * BURST_SECONDS)));
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const lastClaimed = new Map<string, number>();
+
+  /** True when a tenant other than `tenant` had a row claimed within the sharing window. */
+  function shared(tenant: string, at: number): boolean {
+    for (const [other, claimedAt] of lastClaimed) {
+      if (at - claimedAt > SHARING_WINDOW_MS) lastClaimed.delete(other);
+      else if (other !== tenant) return true;
+    }
+    return false;
+  }
+
+  function tokens(tenant: string, at: number): number {
+    const bucket = buckets.get(tenant);
+    if (!bucket) return burst;
+    const refilled = Math.min(burst, bucket.tokens + ((at - bucket.at) * rate) / 1000);
+    if (refilled >= burst) buckets.delete(tenant);
+    return refilled;
+  }
+
+  return {
+    /** Rows each paced tenant may be claimed now; a tenant not named may take its share. */
+    quota(): Map<string, number> {
+      const at = now();
+      const quota = new Map<string, number>();
+      for (const tenant of lastClaimed.keys()) {
+        if (shared(tenant, at)) quota.set(tenant, Math.max(0, Math.floor(tokens(tenant, at))));
+      }
+      return quota;
+    },
+    /** Counts a claim's rows against their tenants' buckets. */
+    claimed(rows: readonly OutboxRow[]): void {
+      const at = now();
+      const counts = rowsPerTenant(rows);
+      for (const tenant of counts.keys()) lastClaimed.set(tenant, at);
+      for (const [tenant, count] of counts) {
+        if (shared(tenant, at)) buckets.set(tenant, { tokens: Math.max(-burst, tokens(tenant, at) - count), at });
+      }
+    },
+    /** Milliseconds until the first of `tenants` has a full burst again: how long to wait for a paced batch. */
+    refillMs(tenants: Iterable<string>): number {
+      const at = now();
+      let wait = Infinity;
+      for (const tenant of tenants) wait = Math.min(wait, ((burst - tokens(tenant, at)) * 1000) / rate);
+      return Number.isFinite(wait) ? Math.max(0, wait) : 0;
+    },
+  };
+}
+
+export type TenantPacer = ReturnType<typeof createTenantPacer>;
