@@ -23,14 +23,15 @@ import type { TenantPacer } from './tenant-pacer.ts';
  * entries of rows deleted since the last vacuum while a backlog drains; the caller still
  * claims without it regularly, so a row committed late with a low id waits at most a few batches.
  * `quota` (tenant → rows) caps what the tenants it names get, below their share (pacing, see
- * `createTenantPacer`).
+ * `createTenantPacer`). `only` restricts the claim to the tenants it names, and their share to
+ * what they divide among themselves.
  */
 export async function claimBatch(
   db: Kysely<SourceDatabase>,
   owner: string,
   limit: number,
   leaseMs: number,
-  { after = new Map(), quota = new Map() }: { after?: ReadonlyMap<string, number>; quota?: ReadonlyMap<string, number> } = {},
+  { after = new Map(), quota = new Map(), only }: { after?: ReadonlyMap<string, number>; quota?: ReadonlyMap<string, number>; only?: readonly string[] } = {},
 ): Promise<OutboxRow[]> {
   const result = await sql<OutboxRow>`
     WITH RECURSIVE tenant AS (
@@ -43,7 +44,8 @@ export async function claimBatch(
     ), paced AS (
       SELECT * FROM unnest(${[...quota.keys()]}::uuid[], ${[...quota.values()]}::int[]) AS paced(org_id, max_rows)
     ), waiting AS (
-      SELECT tenant.org_id, paced.max_rows FROM tenant LEFT JOIN paced USING (org_id) WHERE tenant.org_id IS NOT NULL
+      SELECT tenant.org_id, paced.max_rows FROM tenant LEFT JOIN paced USING (org_id)
+       WHERE tenant.org_id IS NOT NULL AND (${only ?? null}::uuid[] IS NULL OR tenant.org_id = ANY (${only ?? null}::uuid[]))
     ), share AS (
       SELECT least(${limit}, 2 * ceil(${limit}::numeric / greatest(count(*), 1)))::int AS rows_per_tenant FROM waiting
     ), resume AS (
@@ -68,7 +70,7 @@ export async function claimBatch(
       UNION ALL
       SELECT orphan.id, ${limit} + row_number() OVER (ORDER BY orphan.id)
         FROM (SELECT pending.id FROM outbox pending
-               WHERE pending.org_id IS NULL AND pending.parked_at IS NULL
+               WHERE pending.org_id IS NULL AND pending.parked_at IS NULL AND ${only ?? null}::uuid[] IS NULL
                  AND (pending.lease_until IS NULL OR pending.lease_until < clock_timestamp())
                ORDER BY pending.id LIMIT ${limit}
                  FOR UPDATE SKIP LOCKED) orphan
@@ -156,7 +158,16 @@ export function rowsPerTenant(rows: readonly OutboxRow[]): Map<string, number> {
  * rows, or lost the batch's last turn; the express claim scans it.
  */
 function backloggedIn(rows: readonly OutboxRow[], limit: number): string[] {
-  if (rows.length < limit) return [];
+  return rows.length < limit ? [] : mostRows(rows);
+}
+
+/**
+ * The tenants with the most rows in a batch, when that is more than one: in a batch that is not
+ * full, those the share stopped. The share divides a batch by the tenants waiting, so one
+ * importer among a hundred tenants with a row each got 40 rows of 2,000 and the batch went out
+ * with 139; the claimer then claims the room left for these tenants alone.
+ */
+function mostRows(rows: readonly OutboxRow[]): string[] {
   const counts = rowsPerTenant(rows);
   const most = Math.max(0, ...counts.values());
   return most > 1 ? [...counts].filter(([, count]) => count === most).map(([tenant]) => tenant) : [];
@@ -203,9 +214,15 @@ export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: 
       }
       boundedClaims = after.size > 0 ? boundedClaims + 1 : 0;
       const quota = pacer?.quota() ?? new Map<string, number>();
-      const rows = await claimBatch(db, owner, limit, leaseMs, { after, quota });
-      pacer?.claimed(rows);
+      let rows = await claimBatch(db, owner, limit, leaseMs, { after, quota });
       held = heldBack(rows, quota);
+      const capped = rows.length < limit ? mostRows(rows).filter((tenant) => !held.includes(tenant)) : [];
+      if (capped.length > 0) {
+        // Turns left room in the batch; the tenants their share stopped divide it (see `mostRows`).
+        const past = new Map(capped.map((tenant) => [tenant, Math.max(...rows.filter((row) => row.org_id === tenant).map((row) => Number(row.id)))]));
+        rows = inTurns([...rows, ...(await claimBatch(db, owner, limit - rows.length, leaseMs, { after: past, quota, only: capped }))]);
+      }
+      pacer?.claimed(rows);
       if (after.size === 0 && rows.length < limit && held.length === 0) backlog = false;
       expressAfter = new Map(after);
       for (const tenant of [...backloggedIn(rows, limit), ...held]) expressAfter.set(tenant, Number.MAX_SAFE_INTEGER);

@@ -82,6 +82,18 @@ describe('claimBatch: fair across tenants', () => {
     expect(tenantsOf(await claimer.next())).toEqual({ [b.id]: 100 });
   });
 
+  it("fills the batch with a backlogged tenant's rows when the other tenants waiting have a row each", async () => {
+    await write(b.id, 5_000);
+    const few = Array.from({ length: 60 }, () => randomUUID());
+    for (const tenant of few) await write(tenant, 1);
+    // Sixty-one tenants share 100 rows: 4 each at most. The sixty have one each; b takes the rest.
+    const rows = await createClaimer(db, 'relay-1', 100, 30_000).next();
+    expect(rows).toHaveLength(100);
+    expect(tenantsOf(rows)[b.id]).toBe(40);
+    // Still in turns: the first 61 rows are one of each tenant.
+    expect(new Set(rows.slice(0, 61).map((row) => row.org_id)).size).toBe(61);
+  });
+
   it('gives a paced tenant no more than its quota, and the others their turns', async () => {
     await write(b.id, 500);
     await write(a.id, 500);
