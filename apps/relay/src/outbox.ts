@@ -152,20 +152,20 @@ export function rowsPerTenant(rows: readonly OutboxRow[]): Map<string, number> {
   return counts;
 }
 
-/**
- * The tenants a full batch found backlogged: those with the most rows in it, when that is more
- * than one (their share bounded them, so they have rows left). A tenant with fewer ran out of
- * rows, or lost the batch's last turn; the express claim scans it.
- */
-function backloggedIn(rows: readonly OutboxRow[], limit: number): string[] {
-  return rows.length < limit ? [] : mostRows(rows);
+/** The id of each tenant's last row among `rows`. */
+function lastIds(rows: readonly OutboxRow[]): Map<string, number> {
+  const last = new Map<string, number>();
+  for (const row of rows) if (row.org_id) last.set(row.org_id, Math.max(last.get(row.org_id) ?? 0, Number(row.id)));
+  return last;
 }
 
 /**
- * The tenants with the most rows in a batch, when that is more than one: in a batch that is not
- * full, those the share stopped. The share divides a batch by the tenants waiting, so one
+ * The tenants with the most rows in a batch, when that is more than one: those its share
+ * stopped, so they have rows left (a tenant with fewer ran out of rows, or lost the batch's last
+ * turn). In a full batch they are the backlogged tenants, which the express claim skips. A batch
+ * that is not full has room for them: the share divides a batch by the tenants waiting, so one
  * importer among a hundred tenants with a row each got 40 rows of 2,000 and the batch went out
- * with 139; the claimer then claims the room left for these tenants alone.
+ * with 139; the claimer claims the room left for these tenants alone.
  */
 function mostRows(rows: readonly OutboxRow[]): string[] {
   const counts = rowsPerTenant(rows);
@@ -208,10 +208,7 @@ export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: 
         }
         backlog = true;
       }
-      const after = new Map<string, number>();
-      if (boundedClaims < CLAIMS_PER_FULL_SCAN) {
-        for (const row of inFlight) if (row.org_id) after.set(row.org_id, Math.max(after.get(row.org_id) ?? 0, Number(row.id)));
-      }
+      const after = boundedClaims < CLAIMS_PER_FULL_SCAN ? lastIds(inFlight) : new Map<string, number>();
       boundedClaims = after.size > 0 ? boundedClaims + 1 : 0;
       const quota = pacer?.quota() ?? new Map<string, number>();
       let rows = await claimBatch(db, owner, limit, leaseMs, { after, quota });
@@ -219,13 +216,14 @@ export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: 
       const capped = rows.length < limit ? mostRows(rows).filter((tenant) => !held.includes(tenant)) : [];
       if (capped.length > 0) {
         // Turns left room in the batch; the tenants their share stopped divide it (see `mostRows`).
-        const past = new Map(capped.map((tenant) => [tenant, Math.max(...rows.filter((row) => row.org_id === tenant).map((row) => Number(row.id)))]));
+        const past = lastIds(rows.filter((row) => row.org_id !== null && capped.includes(row.org_id)));
         rows = inTurns([...rows, ...(await claimBatch(db, owner, limit - rows.length, leaseMs, { after: past, quota, only: capped }))]);
       }
       pacer?.claimed(rows);
       if (after.size === 0 && rows.length < limit && held.length === 0) backlog = false;
       expressAfter = new Map(after);
-      for (const tenant of [...backloggedIn(rows, limit), ...held]) expressAfter.set(tenant, Number.MAX_SAFE_INTEGER);
+      const backlogged = rows.length === limit ? mostRows(rows) : [];
+      for (const tenant of [...backlogged, ...held]) expressAfter.set(tenant, Number.MAX_SAFE_INTEGER);
       return rows;
     },
     /**
