@@ -9,8 +9,9 @@ import type { TenantPacer } from './tenant-pacer.ts';
  * Fair across tenants: the batch takes turns — the oldest claimable row of every tenant with
  * pending rows, then the second of each, and so on — so one tenant's import of a million rows
  * does not put every other tenant's next change behind it. A tenant alone gets the whole
- * batch. Each tenant is scanned for at most twice its fair share (`2 × limit / tenants`),
- * which bounds the statement's work however many tenants wait.
+ * batch. Each tenant gets at most its fair share (`limit / tenants`, rounded up), which bounds
+ * the statement's work however many tenants wait; the room a tenant with fewer rows leaves is
+ * the claimer's to fill (`createClaimer`).
  *
  * Order per entity: only the head row of an entity (no older unparked row of the same
  * aggregate exists) can be claimed, so while one relay holds an entity's row no other relay
@@ -47,7 +48,7 @@ export async function claimBatch(
       SELECT tenant.org_id, paced.max_rows FROM tenant LEFT JOIN paced USING (org_id)
        WHERE tenant.org_id IS NOT NULL AND (${only ?? null}::uuid[] IS NULL OR tenant.org_id = ANY (${only ?? null}::uuid[]))
     ), share AS (
-      SELECT least(${limit}, 2 * ceil(${limit}::numeric / greatest(count(*), 1)))::int AS rows_per_tenant FROM waiting
+      SELECT least(${limit}, ceil(${limit}::numeric / greatest(count(*), 1)))::int AS rows_per_tenant FROM waiting
     ), resume AS (
       SELECT * FROM unnest(${[...after.keys()]}::uuid[], ${[...after.values()]}::bigint[]) AS resume(org_id, after_id)
     ), candidate AS (
@@ -164,8 +165,8 @@ function lastIds(rows: readonly OutboxRow[]): Map<string, number> {
  * stopped, so they have rows left (a tenant with fewer ran out of rows, or lost the batch's last
  * turn). In a full batch they are the backlogged tenants, which the express claim skips. A batch
  * that is not full has room for them: the share divides a batch by the tenants waiting, so one
- * importer among a hundred tenants with a row each got 40 rows of 2,000 and the batch went out
- * with 139; the claimer claims the room left for these tenants alone.
+ * importer among a hundred tenants with a row each gets 20 rows of 2,000 and the batch would go
+ * out with 119; the claimer claims the room left for these tenants alone.
  */
 function mostRows(rows: readonly OutboxRow[]): string[] {
   const counts = rowsPerTenant(rows);

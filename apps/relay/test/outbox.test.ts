@@ -31,8 +31,11 @@ describe('claimBatch: fair across tenants', () => {
   it("takes a quiet tenant's change in the very next batch, however large another tenant's backlog", async () => {
     await write(b.id, 5_000);
     await write(a.id, 1);
-    const rows = await claimBatch(db, 'relay-1', 100, 30_000);
-    expect(tenantsOf(rows)).toEqual({ [a.id]: 1, [b.id]: 99 });
+    // One statement gives each of the two tenants up to its share, half the batch…
+    expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000))).toEqual({ [a.id]: 1, [b.id]: 50 });
+    // …and the claimer gives the room the quiet tenant left to the importer.
+    await write(a.id, 1);
+    expect(tenantsOf(await createClaimer(db, 'relay-2', 100, 30_000).next())).toEqual({ [a.id]: 1, [b.id]: 99 });
   });
 
   it('gives a tenant alone the whole batch, and shares it in turns between busy tenants', async () => {
@@ -97,8 +100,8 @@ describe('claimBatch: fair across tenants', () => {
   it('gives a paced tenant no more than its quota, and the others their turns', async () => {
     await write(b.id, 500);
     await write(a.id, 500);
-    expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000, { quota: new Map([[b.id, 3]]) }))).toEqual({ [a.id]: 97, [b.id]: 3 });
-    expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000, { quota: new Map([[b.id, 0]]) }))).toEqual({ [a.id]: 100 });
+    expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000, { quota: new Map([[b.id, 3]]) }))).toEqual({ [a.id]: 50, [b.id]: 3 });
+    expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000, { quota: new Map([[b.id, 0]]) }))).toEqual({ [a.id]: 50 });
   });
 
   it("the claimer holds an importer to its pace while a quiet tenant has changes, and says how long to wait", async () => {
