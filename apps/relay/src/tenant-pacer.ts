@@ -20,13 +20,13 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
   const buckets = new Map<string, { tokens: number; at: number }>();
   const lastClaimed = new Map<string, number>();
 
-  /** True when a tenant other than `tenant` had a row claimed within the sharing window. */
-  function shared(tenant: string, at: number): boolean {
-    for (const [other, claimedAt] of lastClaimed) {
-      if (at - claimedAt > SHARING_WINDOW_MS) lastClaimed.delete(other);
-      else if (other !== tenant) return true;
-    }
-    return false;
+  /**
+   * Forgets the tenants without a row claimed within the sharing window. The ones left share
+   * the relay when they are more than one: each of them then has another beside it.
+   */
+  function sharing(at: number): boolean {
+    for (const [tenant, claimedAt] of lastClaimed) if (at - claimedAt > SHARING_WINDOW_MS) lastClaimed.delete(tenant);
+    return lastClaimed.size > 1;
   }
 
   function tokens(tenant: string, at: number): number {
@@ -42,9 +42,8 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
     quota(): Map<string, number> {
       const at = now();
       const quota = new Map<string, number>();
-      for (const tenant of lastClaimed.keys()) {
-        if (shared(tenant, at)) quota.set(tenant, Math.max(0, Math.floor(tokens(tenant, at))));
-      }
+      if (!sharing(at)) return quota;
+      for (const tenant of lastClaimed.keys()) quota.set(tenant, Math.max(0, Math.floor(tokens(tenant, at))));
       return quota;
     },
     /** Counts a claim's rows against their tenants' buckets. */
@@ -52,9 +51,8 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
       const at = now();
       const counts = rowsPerTenant(rows);
       for (const tenant of counts.keys()) lastClaimed.set(tenant, at);
-      for (const [tenant, count] of counts) {
-        if (shared(tenant, at)) buckets.set(tenant, { tokens: Math.max(-burst, tokens(tenant, at) - count), at });
-      }
+      if (!sharing(at)) return;
+      for (const [tenant, count] of counts) buckets.set(tenant, { tokens: Math.max(-burst, tokens(tenant, at) - count), at });
     },
     /** Milliseconds until the first of `tenants` has a full burst again: how long to wait for a paced batch. */
     refillMs(tenants: Iterable<string>): number {
