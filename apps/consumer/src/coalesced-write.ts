@@ -1,9 +1,9 @@
 import type { Context } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import type { OrgId } from '@tenant-sync/contracts';
-import { withTenant, type ConsumerDatabase } from '@tenant-sync/db';
+import { pipelineWithTenant, type ConsumerDatabase } from '@tenant-sync/db';
 import { coalesce } from './coalesce.ts';
-import { isLive, writeSourceStates, type SourceTombstone } from './synced-tables.ts';
+import { isLive, sourceStateWrites, type SourceTombstone } from './synced-tables.ts';
 import type { SourceEntity, SyncedType } from './synced-types.ts';
 
 /** What the source answered for a set of ids of one type: live entities and tombstones. */
@@ -23,8 +23,9 @@ interface Write {
 
 /**
  * One tenant's writes of one type, asked for at about the same time by the batches of several
- * partitions, made in one transaction. An id named twice keeps its newest state only: one
- * statement cannot write a row twice. The transaction belongs to the first caller's trace.
+ * partitions, made in one transaction, sent as one pipeline (`pipelineWithTenant`). An id named
+ * twice keeps its newest state only: one statement cannot write a row twice. The transaction
+ * belongs to the first caller's trace.
  */
 export function coalesceWrites(db: Kysely<ConsumerDatabase>): WriteStates {
   const write = coalesce(async (_key, writes: Write[]) => {
@@ -38,7 +39,7 @@ export function coalesceWrites(db: Kysely<ConsumerDatabase>): WriteStates {
     const entities = states.filter(isLive);
     const tombstones = states.filter((state) => !isLive(state));
     const trace = writes.find((write) => write.trace)?.trace;
-    await withTenant(db, orgId, (trx) => writeSourceStates(trx, synced, orgId, entities, tombstones), { trace });
+    await pipelineWithTenant(db, orgId, sourceStateWrites(db, synced, orgId, entities, tombstones), { trace });
     return writes.map(() => undefined);
   });
   return (synced, orgId, states, trace) => write(`${synced.type}/${orgId}`, { synced, orgId, states, trace });

@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import { sql, type CompiledQuery, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { ConsumerDatabase } from '@tenant-sync/db';
 import type { SourceEntity, SyncedType } from './synced-types.ts';
 
@@ -49,17 +49,19 @@ const tombstoneColumns = (synced: SyncedType, version: number) => ({
 const ROWS_PER_STATEMENT = 2_000;
 
 /**
- * Writes the source's states of entities and tombstones; each row wins only over an older
- * version, so of two fetches racing (a rebalance, a reconciliation) the newer state stays.
- * The ids must be distinct.
+ * The statements that write the source's states of entities and tombstones; each row wins only
+ * over an older version, so of two fetches racing (a rebalance, a reconciliation) the newer
+ * state stays. The ids must be distinct. No statement needs another's answer: they may go to
+ * the database in one pipeline (`pipelineWithTenant`).
  */
-export async function writeSourceStates(
-  trx: Db,
+export function sourceStateWrites(
+  db: Db,
   synced: SyncedType,
   orgId: string,
   entities: readonly SourceEntity[],
   tombstones: readonly SourceTombstone[],
-): Promise<void> {
+): CompiledQuery[] {
+  const statements: CompiledQuery[] = [];
   const updated = [...columnsOf(synced), 'version', 'source_created_at', 'source_updated_at'];
   const inserted = ['org_id', 'id', ...updated];
   const columns = sql.join(inserted.map((column) => sql.id(column)));
@@ -68,33 +70,49 @@ export async function writeSourceStates(
     // One JSON parameter for the whole chunk (the driver serialises the rows as JSON: the
     // server types the parameter json), read with the table's own row type: a VALUES list of
     // 2,000 rows was 20,000 parameters to build, send, parse and plan.
-    await sql`
+    statements.push(
+      sql`
       INSERT INTO ${sql.table(synced.table)} (${columns})
       SELECT ${columns} FROM json_populate_recordset(NULL::${sql.table(synced.table)}, ${rows}::json)
       ON CONFLICT (org_id, id) DO UPDATE
          SET ${sql.join(updated.map((column) => sql`${sql.id(column)} = excluded.${sql.id(column)}`))},
              deleted_at = NULL,
              synced_at = now()
-       WHERE ${sql.table(synced.table)}.version < excluded.version`.execute(trx);
+       WHERE ${sql.table(synced.table)}.version < excluded.version`.compile(db),
+    );
   }
   for (let start = 0; start < tombstones.length; start += ROWS_PER_STATEMENT) {
     const chunk = tombstones.slice(start, start + ROWS_PER_STATEMENT);
-    await trx
-      .insertInto(synced.table)
-      .values(chunk.map(({ id, version }) => ({ org_id: orgId, id, ...tombstoneColumns(synced, version) })))
-      .onConflict((conflict) =>
-        conflict
-          .columns(['org_id', 'id'])
-          .doUpdateSet((eb) => ({
-            ...Object.fromEntries(columnsOf(synced).map((column) => [column, null])),
-            version: eb.ref('excluded.version'),
-            deleted_at: sql<Date>`now()`,
-            synced_at: sql<Date>`now()`,
-          }))
-          .where(`${synced.table}.version`, '<', (eb: Excluded) => eb.ref('excluded.version')),
-      )
-      .execute();
+    statements.push(
+      db
+        .insertInto(synced.table)
+        .values(chunk.map(({ id, version }) => ({ org_id: orgId, id, ...tombstoneColumns(synced, version) })))
+        .onConflict((conflict) =>
+          conflict
+            .columns(['org_id', 'id'])
+            .doUpdateSet((eb) => ({
+              ...Object.fromEntries(columnsOf(synced).map((column) => [column, null])),
+              version: eb.ref('excluded.version'),
+              deleted_at: sql<Date>`now()`,
+              synced_at: sql<Date>`now()`,
+            }))
+            .where(`${synced.table}.version`, '<', (eb: Excluded) => eb.ref('excluded.version')),
+        )
+        .compile(),
+    );
   }
+  return statements;
+}
+
+/** Writes the source's states (`sourceStateWrites`) in the transaction `trx`, one statement after another. */
+export async function writeSourceStates(
+  trx: Db,
+  synced: SyncedType,
+  orgId: string,
+  entities: readonly SourceEntity[],
+  tombstones: readonly SourceTombstone[],
+): Promise<void> {
+  for (const statement of sourceStateWrites(trx, synced, orgId, entities, tombstones)) await trx.executeQuery(statement);
 }
 
 /** A synced row as the database returns it. */

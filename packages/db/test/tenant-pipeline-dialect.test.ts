@@ -2,7 +2,7 @@ import { Kysely, sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { parseOrgId } from '@tenant-sync/contracts';
 import { TenantPipelineDialect } from '../src/tenant-pipeline-dialect.ts';
-import { withTenant } from '../src/tenant-transaction.ts';
+import { pipelineWithTenant, withTenant } from '../src/tenant-transaction.ts';
 
 /**
  * A postgres.js stand-in whose one reserved connection records each statement when it is
@@ -75,5 +75,41 @@ describe('tenant transactions in one round trip fewer', () => {
     fake.issued[2]!.answer();
     await done;
     expect(fake.statements()).toEqual(['begin', 'update outbox set attempts = 0', 'commit']);
+  });
+
+  it('sends a pipelined transaction whole before any answer, and answers it once COMMIT is answered', async () => {
+    const fake = fakePostgres();
+    const db = new Kysely({ dialect: new TenantPipelineDialect({ postgres: fake.postgres as never }) });
+    let answered = false;
+    const done = pipelineWithTenant(db, orgId, [sql`select 1`.compile(db), sql`select 2`.compile(db)]).then((rows) => {
+      answered = true;
+      return rows;
+    });
+    await settle();
+    expect(fake.statements()).toEqual(['begin', 'select set_config', 'select 1', 'select 2', 'commit']);
+    for (const statement of fake.issued.slice(0, 4)) statement.answer();
+    await settle();
+    expect(answered).toBe(false);
+    fake.issued[4]!.answer();
+    expect(await done).toEqual([[], []]);
+  });
+
+  it('fails a pipelined transaction with the first statement that failed, once every answer is in', async () => {
+    const fake = fakePostgres();
+    const db = new Kysely({ dialect: new TenantPipelineDialect({ postgres: fake.postgres as never }) });
+    const done = pipelineWithTenant(db, orgId, [sql`insert into users default values`.compile(db), sql`select 2`.compile(db)]);
+    done.catch(() => {});
+    await settle();
+    fake.issued[0]!.answer();
+    fake.issued[1]!.answer();
+    fake.issued[2]!.answer(new Error('new row violates row-level security policy'));
+    fake.issued[3]!.answer(new Error('current transaction is aborted'));
+    let settled = false;
+    void done.catch(() => (settled = true));
+    await settle();
+    // COMMIT, which ends the aborted transaction as a rollback, is still awaited.
+    expect(settled).toBe(false);
+    fake.issued[4]!.answer();
+    await expect(done).rejects.toThrow('row-level security');
   });
 });

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { testTenants } from '@tenant-sync/testing';
-import { createDatabase, InvalidTenantError, withTenant, type SourceDatabase } from '../src/index.ts';
+import { createDatabase, InvalidTenantError, pipelineWithTenant, withTenant, type SourceDatabase } from '../src/index.ts';
 import { parseOrgId, type OrgId } from '@tenant-sync/contracts';
 
 const infra = inject('infra');
@@ -47,12 +47,39 @@ describe('withTenant under row level security', () => {
         .execute(db)
         .then(({ rows }) => ['guc', [rows[0]?.tenant ?? '']]),
       round % 10 === 0 ? withTenant(db, a, async () => Promise.reject(new Error('rolled back'))).catch(() => ['rollback', []]) : ['skip', []],
+      pipelineWithTenant(db, b, [db.selectFrom('users').select('email').compile()]).then(([rows]) => ['b', emails(rows as { email: string }[])]),
     ]).flat();
     const results = await Promise.all(rounds);
     const expected: Record<string, string[]> = { a: ['ann@a.test'], b: ['bob@b.test'], none: [], guc: [''], rollback: [], skip: [] };
     for (const [kind, seen] of results as Array<[string, string[]]>) expect(seen, kind).toEqual(expected[kind]);
     const [idle] = await admin`SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'db-test' AND state LIKE 'idle in transaction%'`;
     expect(idle?.count).toBe(0);
+  });
+
+  it('runs pipelined statements in one tenant transaction and answers each with its rows', async () => {
+    const [mine, count] = await pipelineWithTenant(db, a, [
+      db.selectFrom('users').select('email').compile(),
+      db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).compile(),
+    ]);
+    expect(emails(mine as { email: string }[])).toEqual(['ann@a.test']);
+    expect(Number(count?.[0]?.n)).toBe(1);
+    expect(await db.selectFrom('users').select('email').execute()).toEqual([]);
+  });
+
+  it('keeps nothing of a pipelined transaction when one of its statements fails', async () => {
+    await expect(
+      pipelineWithTenant(db, a, [
+        db.insertInto('users').values({ org_id: a, name: 'Ada', email: 'ada@a.test' }).compile(),
+        db.insertInto('users').values({ org_id: b, name: 'Eve', email: 'eve@b.test' }).compile(),
+        db.insertInto('users').values({ org_id: a, name: 'Al', email: 'al@a.test' }).compile(),
+      ]),
+    ).rejects.toThrow(/row-level security/);
+    const [row] = await admin`SELECT count(*)::int AS count FROM users WHERE email IN ('ada@a.test', 'eve@b.test', 'al@a.test')`;
+    expect(row?.count).toBe(0);
+    const [idle] = await admin`SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'db-test' AND state LIKE 'idle in transaction%'`;
+    expect(idle?.count).toBe(0);
+    // The connection is whole: the next transaction on it works.
+    expect(emails(await withTenant(db, a, (trx) => trx.selectFrom('users').select('email').execute()))).toEqual(['ann@a.test']);
   });
 
   it('fails closed: with no tenant set nothing can be read or written', async () => {
@@ -74,6 +101,7 @@ describe('withTenant under row level security', () => {
 
   it('never sends a tenant id that is not a UUID to the database', async () => {
     await expect(withTenant(db, "' OR 1=1 --" as OrgId, async () => 'ran')).rejects.toBeInstanceOf(InvalidTenantError);
+    await expect(pipelineWithTenant(db, "' OR 1=1 --" as OrgId, [])).rejects.toBeInstanceOf(InvalidTenantError);
   });
 
   it('does not let the app role escape: no SET ROLE, no disabling RLS, no malformed GUC trick', async () => {

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
-import { withTenant, type SourceDatabase } from '@tenant-sync/db';
+import { pipelineWithTenant, withTenant, type SourceDatabase } from '@tenant-sync/db';
 import type { SyncedEntity } from '../../synced-entities.ts';
 import type { TenancyQueries } from '../../tenancy.ts';
-import { findLive, findTombstones, listVersions } from './queries.ts';
+import { listVersions, liveRows, tombstonesOf, type EntityRow, type TombstoneRow } from './queries.ts';
 import { membershipSchema, referenceSchemas } from './schemas.ts';
 
 /**
@@ -22,23 +22,21 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
 
     app.get(`/internal/sync/${entity.path}/:id`, { schema: schemas.get }, async (request, reply) => {
       const id = (request.params as { id: string }).id.toLowerCase();
-      const found = await withTenant(db, request.tenantId, async (trx) => {
-        const [row] = await findLive(trx, entity, [id]);
-        return row ? { row } : { tombstone: (await findTombstones(trx, entity, [id]))[0] };
-      }, { trace: request.trace });
-      if (found.row) return { data: entity.toApi(found.row as never), _meta: meta(request.tenantId) };
-      if (!found.tombstone) throw new entity.NotFound();
-      const { version, deleted_at: deletedAt } = found.tombstone;
+      const [[row], [tombstone]] = (await pipelineWithTenant(db, request.tenantId, [liveRows(db, entity, [id]).compile(), tombstonesOf(db, entity, [id]).compile()], {
+        trace: request.trace,
+      })) as [EntityRow[], TombstoneRow[]];
+      if (row) return { data: entity.toApi(row as never), _meta: meta(request.tenantId) };
+      if (!tombstone) throw new entity.NotFound();
+      const { version, deleted_at: deletedAt } = tombstone;
       return reply.code(410).send({ id, version: Number(version), deletedAt: deletedAt.toISOString() });
     });
 
     app.post(`/internal/sync/${entity.path}/batch`, { schema: schemas.batch }, async (request) => {
       const ids = [...new Set((request.body as { ids: string[] }).ids.map((id) => id.toLowerCase()))];
-      const { rows, tombstones } = await withTenant(db, request.tenantId, async (trx) => {
-        const rows = await findLive(trx, entity, ids);
-        const found = new Set(rows.map((row) => row.id));
-        return { rows, tombstones: await findTombstones(trx, entity, ids.filter((id) => !found.has(id))) };
-      }, { trace: request.trace });
+      // Both tables at once: an id is live or deleted, never both.
+      const [rows, tombstones] = (await pipelineWithTenant(db, request.tenantId, [liveRows(db, entity, ids).compile(), tombstonesOf(db, entity, ids).compile()], {
+        trace: request.trace,
+      })) as [EntityRow[], TombstoneRow[]];
       const known = new Set([...rows.map((row) => row.id), ...tombstones.map((tombstone) => tombstone.id)]);
       return {
         data: rows.map((row) => entity.toApi(row as never)),

@@ -1,23 +1,21 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { SourceDatabase } from '@tenant-sync/db';
 import type { SyncedEntity } from '../../synced-entities.ts';
 
 type Trx = Transaction<SourceDatabase>;
+type Db = Kysely<SourceDatabase> | Trx;
 /** The entity's table is a value of its declaration, so its rows are not typed by kysely here. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const anyTable = (trx: Trx) => trx as unknown as Transaction<any>;
-type EntityRow = { id: string; version: string | number } & Record<string, unknown>;
+const anyTable = (db: Db) => db as unknown as Kysely<any>;
+export type EntityRow = { id: string; version: string | number } & Record<string, unknown>;
+export type TombstoneRow = { id: string; version: string | number; deleted_at: Date };
 
-/** The live rows of `ids` in the entity's table, for the current tenant. */
-export async function findLive(trx: Trx, entity: SyncedEntity, ids: readonly string[]): Promise<EntityRow[]> {
-  return (await anyTable(trx).selectFrom(entity.table).selectAll().where('id', 'in', ids).execute()) as EntityRow[];
-}
+/** The live rows of `ids` (at least one) in the entity's table, for the current tenant. */
+export const liveRows = (db: Db, entity: SyncedEntity, ids: readonly string[]) => anyTable(db).selectFrom(entity.table).selectAll().where('id', 'in', ids);
 
-/** The tombstones of those of `ids` that are deleted. */
-export async function findTombstones(trx: Trx, entity: SyncedEntity, ids: readonly string[]) {
-  if (ids.length === 0) return [];
-  return trx.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where('id', 'in', ids).execute();
-}
+/** The tombstones of those of `ids` (at least one) that are deleted. */
+export const tombstonesOf = (db: Db, entity: SyncedEntity, ids: readonly string[]) =>
+  db.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where('id', 'in', ids);
 
 /**
  * Up to `limit` `{id, version, deleted}` of the current tenant after `after`, in id order: the
