@@ -10,12 +10,20 @@ const anyTable = (db: Db) => db as unknown as Kysely<any>;
 export type EntityRow = { id: string; version: string | number } & Record<string, unknown>;
 export type TombstoneRow = { id: string; version: string | number; deleted_at: Date };
 
-/** The live rows of `ids` (at least one) in the entity's table, for the current tenant. */
-export const liveRows = (db: Db, entity: SyncedEntity, ids: readonly string[]) => anyTable(db).selectFrom(entity.table).selectAll().where('id', 'in', ids);
+/**
+ * `id = any($1)`, with the ids as one array parameter: one statement text whatever their
+ * number. `id in ($1, …, $n)` was a statement per count of ids, each prepared on every pooled
+ * connection (a batch names up to 1,000) and, the first time, described before it ran: a round
+ * trip more, and the end of a pipeline (`pipelineWithTenant`).
+ */
+const idIn = (ids: readonly string[]) => sql<string>`any(${[...ids]}::uuid[])`;
 
-/** The tombstones of those of `ids` (at least one) that are deleted. */
+/** The live rows of `ids` in the entity's table, for the current tenant. */
+export const liveRows = (db: Db, entity: SyncedEntity, ids: readonly string[]) => anyTable(db).selectFrom(entity.table).selectAll().where('id', '=', idIn(ids));
+
+/** The tombstones of those of `ids` that are deleted. */
 export const tombstonesOf = (db: Db, entity: SyncedEntity, ids: readonly string[]) =>
-  db.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where('id', 'in', ids);
+  db.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where('id', '=', idIn(ids));
 
 /**
  * Up to `limit` `{id, version, deleted}` of the current tenant after `after`, in id order: the
