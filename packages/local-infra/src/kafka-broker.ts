@@ -68,7 +68,7 @@ export function installKafkaJars(log: (line: string) => void = () => {}): void {
  * against 83 and 91, its drain no slower. A long-running production broker has long finished
  * compiling and runs elsewhere: this is the development broker's setting only.
  */
-const C1_ONLY = '-XX:TieredStopAtLevel=1';
+export const C1_ONLY = '-XX:TieredStopAtLevel=1';
 
 /**
  * Runs one of Kafka's own command-line tools from the jars (e.g. `org.apache.kafka.tools.AclCommand`,

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { installKafkaJars, KafkaToolingError, kafkaLibDir, log4jConfig, requireTool } from './kafka-broker.ts';
+import { C1_ONLY, installKafkaJars, KafkaToolingError, kafkaLibDir, log4jConfig, requireTool } from './kafka-broker.ts';
 import { freePort, isPortOpen, waitFor } from './net.ts';
 
 export interface KafkaClusterOptions {
@@ -39,7 +39,7 @@ export interface RunningKafkaCluster {
 // Each JVM is small and cheap to start (the quick C1 compiler only, one GC thread): three of
 // them share a development machine with the apps under test, and a node killed and started
 // again must not wait minutes for CPU to compile itself.
-const jvm = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`];
+const jvm = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', C1_ONLY, '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`];
 const classpath = `${kafkaLibDir}/*`;
 
 /**

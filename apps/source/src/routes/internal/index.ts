@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
-import { pipelineWithTenant, withTenant, type SourceDatabase } from '@tenant-sync/db';
+import { withTenant, type SourceDatabase } from '@tenant-sync/db';
 import type { SyncedEntity } from '../../synced-entities.ts';
 import type { TenancyQueries } from '../../tenancy.ts';
-import { listVersions, liveRows, tombstonesOf, type EntityRow, type TombstoneRow } from './queries.ts';
+import { findStates, listVersions } from './queries.ts';
 import { membershipSchema, referenceSchemas } from './schemas.ts';
 
 /**
@@ -22,9 +22,10 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
 
     app.get(`/internal/sync/${entity.path}/:id`, { schema: schemas.get }, async (request, reply) => {
       const id = (request.params as { id: string }).id.toLowerCase();
-      const [[row], [tombstone]] = (await pipelineWithTenant(db, request.tenantId, [liveRows(db, entity, [id]).compile(), tombstonesOf(db, entity, [id]).compile()], {
-        trace: request.trace,
-      })) as [EntityRow[], TombstoneRow[]];
+      const {
+        rows: [row],
+        tombstones: [tombstone],
+      } = await findStates(db, request.tenantId, entity, [id], request.trace);
       if (row) return { data: entity.toApi(row as never), _meta: meta(request.tenantId) };
       if (!tombstone) throw new entity.NotFound();
       const { version, deleted_at: deletedAt } = tombstone;
@@ -33,10 +34,7 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
 
     app.post(`/internal/sync/${entity.path}/batch`, { schema: schemas.batch }, async (request) => {
       const ids = [...new Set((request.body as { ids: string[] }).ids.map((id) => id.toLowerCase()))];
-      // Both tables at once: an id is live or deleted, never both.
-      const [rows, tombstones] = (await pipelineWithTenant(db, request.tenantId, [liveRows(db, entity, ids).compile(), tombstonesOf(db, entity, ids).compile()], {
-        trace: request.trace,
-      })) as [EntityRow[], TombstoneRow[]];
+      const { rows, tombstones } = await findStates(db, request.tenantId, entity, ids, request.trace);
       const known = new Set([...rows.map((row) => row.id), ...tombstones.map((tombstone) => tombstone.id)]);
       return {
         data: rows.map((row) => entity.toApi(row as never)),

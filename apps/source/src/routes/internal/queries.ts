@@ -1,14 +1,15 @@
+import type { Context } from '@opentelemetry/api';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { SourceDatabase } from '@tenant-sync/db';
+import type { OrgId } from '@tenant-sync/contracts';
+import { pipelineWithTenant, type SourceDatabase } from '@tenant-sync/db';
 import type { SyncedEntity } from '../../synced-entities.ts';
 
 type Trx = Transaction<SourceDatabase>;
-type Db = Kysely<SourceDatabase> | Trx;
 /** The entity's table is a value of its declaration, so its rows are not typed by kysely here. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const anyTable = (db: Db) => db as unknown as Kysely<any>;
-export type EntityRow = { id: string; version: string | number } & Record<string, unknown>;
-export type TombstoneRow = { id: string; version: string | number; deleted_at: Date };
+const anyTable = (db: Kysely<SourceDatabase> | Trx) => db as unknown as Kysely<any>;
+type EntityRow = { id: string; version: string | number } & Record<string, unknown>;
+type TombstoneRow = { id: string; version: string | number; deleted_at: Date };
 
 /**
  * `id = any($1)`, with the ids as one array parameter: one statement text whatever their
@@ -16,14 +17,24 @@ export type TombstoneRow = { id: string; version: string | number; deleted_at: D
  * connection (a batch names up to 1,000) and, the first time, described before it ran: a round
  * trip more, and the end of a pipeline (`pipelineWithTenant`).
  */
-const idIn = (ids: readonly string[]) => sql<string>`any(${[...ids]}::uuid[])`;
+const idIn = (ids: readonly string[]) => sql<boolean>`id = any(${[...ids]}::uuid[])`;
 
-/** The live rows of `ids` in the entity's table, for the current tenant. */
-export const liveRows = (db: Db, entity: SyncedEntity, ids: readonly string[]) => anyTable(db).selectFrom(entity.table).selectAll().where('id', '=', idIn(ids));
-
-/** The tombstones of those of `ids` that are deleted. */
-export const tombstonesOf = (db: Db, entity: SyncedEntity, ids: readonly string[]) =>
-  db.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where('id', '=', idIn(ids));
+/**
+ * The live rows of `ids` in the entity's table and the tombstones of the deleted ones, for the
+ * tenant: both tables read at once, in one round trip (an id is live or deleted, never both).
+ */
+export async function findStates(db: Kysely<SourceDatabase>, tenantId: OrgId, entity: SyncedEntity, ids: readonly string[], trace: Context | undefined) {
+  const [rows, tombstones] = await pipelineWithTenant(
+    db,
+    tenantId,
+    [
+      anyTable(db).selectFrom(entity.table).selectAll().where(idIn(ids)).compile(),
+      db.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where(idIn(ids)).compile(),
+    ],
+    { trace },
+  );
+  return { rows: rows as EntityRow[], tombstones: tombstones as TombstoneRow[] };
+}
 
 /**
  * Up to `limit` `{id, version, deleted}` of the current tenant after `after`, in id order: the
