@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { ConsumerDatabase } from '@tenant-sync/db';
 import type { SourceEntity, SyncedType } from './synced-types.ts';
 
@@ -49,6 +49,33 @@ const tombstoneColumns = (synced: SyncedType, version: number) => ({
 const ROWS_PER_STATEMENT = 2_000;
 
 /**
+ * The text of the upsert of a chunk of entities of a type, whose one parameter is the chunk.
+ * The chunk goes as one JSON parameter (the driver serialises the rows as JSON: the server
+ * types the parameter json), read with the table's own row type: a VALUES list of 2,000 rows
+ * was 20,000 parameters to build, send, parse and plan. The text depends on the type alone, so
+ * it is compiled once per type: compiled per round, it was a tenth of all the consumer
+ * allocated at 500 changes/s, and its garbage a share of every scavenge (BENCHMARKS.md).
+ */
+const upsertTexts = new WeakMap<SyncedType, string>();
+
+function upsertText(db: Db, synced: SyncedType): string {
+  const known = upsertTexts.get(synced);
+  if (known !== undefined) return known;
+  const updated = [...columnsOf(synced), 'version', 'source_created_at', 'source_updated_at'];
+  const columns = sql.join(['org_id', 'id', ...updated].map((column) => sql.id(column)));
+  const { sql: text } = sql`
+      INSERT INTO ${sql.table(synced.table)} (${columns})
+      SELECT ${columns} FROM json_populate_recordset(NULL::${sql.table(synced.table)}, ${[]}::json)
+      ON CONFLICT (org_id, id) DO UPDATE
+         SET ${sql.join(updated.map((column) => sql`${sql.id(column)} = excluded.${sql.id(column)}`))},
+             deleted_at = NULL,
+             synced_at = now()
+       WHERE ${sql.table(synced.table)}.version < excluded.version`.compile(db);
+  upsertTexts.set(synced, text);
+  return text;
+}
+
+/**
  * The statements that write the source's states of entities and tombstones; each row wins only
  * over an older version, so of two fetches racing (a rebalance, a reconciliation) the newer
  * state stays. The ids must be distinct. No statement needs another's answer: they may go to
@@ -62,24 +89,9 @@ export function sourceStateWrites(
   tombstones: readonly SourceTombstone[],
 ): CompiledQuery[] {
   const statements: CompiledQuery[] = [];
-  const updated = [...columnsOf(synced), 'version', 'source_created_at', 'source_updated_at'];
-  const inserted = ['org_id', 'id', ...updated];
-  const columns = sql.join(inserted.map((column) => sql.id(column)));
   for (let start = 0; start < entities.length; start += ROWS_PER_STATEMENT) {
     const rows = entities.slice(start, start + ROWS_PER_STATEMENT).map((entity) => ({ org_id: entity.orgId, id: entity.id, ...copiedColumns(synced, entity) }));
-    // One JSON parameter for the whole chunk (the driver serialises the rows as JSON: the
-    // server types the parameter json), read with the table's own row type: a VALUES list of
-    // 2,000 rows was 20,000 parameters to build, send, parse and plan.
-    statements.push(
-      sql`
-      INSERT INTO ${sql.table(synced.table)} (${columns})
-      SELECT ${columns} FROM json_populate_recordset(NULL::${sql.table(synced.table)}, ${rows}::json)
-      ON CONFLICT (org_id, id) DO UPDATE
-         SET ${sql.join(updated.map((column) => sql`${sql.id(column)} = excluded.${sql.id(column)}`))},
-             deleted_at = NULL,
-             synced_at = now()
-       WHERE ${sql.table(synced.table)}.version < excluded.version`.compile(db),
-    );
+    statements.push(CompiledQuery.raw(upsertText(db, synced), [rows]));
   }
   for (let start = 0; start < tombstones.length; start += ROWS_PER_STATEMENT) {
     const chunk = tombstones.slice(start, start + ROWS_PER_STATEMENT);
