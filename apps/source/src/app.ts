@@ -73,9 +73,10 @@ export async function buildInternalServer({ config, db, logger, tls, registry, e
   const tenancy = createTenancyQueries(db);
   await app.register(clientCertificatePlugin, {
     allowedClients: splitList(config.MTLS_ALLOWED_CLIENTS),
-    // Asked afresh on every Reference API call (one primary-key read): the consumer caches the
-    // answer for AUTH_CACHE_TTL_MS, and a second cache here would let a suspended org sync
-    // for two TTLs.
+    // Asked afresh on every Reference API call: the consumer caches the answer for
+    // AUTH_CACHE_TTL_MS, and a second cache here would let a suspended org sync for two TTLs.
+    // The fetches of entities read it in their own transaction (`findStates`); the other
+    // routes ask it here, one statement before the route runs.
     orgStatus: tenancy.orgStatus,
   });
   await app.register(referenceRoutes, { db, tenancy, entities });

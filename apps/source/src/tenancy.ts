@@ -22,9 +22,9 @@ export function createTenancyQueries(db: Kysely<SourceDatabase>) {
     },
 
     /**
-     * One statement, not a tenant transaction: the Reference API asks it on every call, and the
-     * transaction's four round trips were as many as the fetch it guards
-     * (014-organization-status.sql).
+     * One statement, not a tenant transaction: the Reference API asks it on every call that
+     * does not read it with its rows (`findStates`), and the transaction's four round trips
+     * were as many as the call it guards (014-organization-status.sql).
      */
     async orgStatus(orgId: OrgId): Promise<string | null> {
       const { rows } = await sql<{ status: string | null }>`SELECT organization_status(${orgId}::uuid) AS status`.execute(db);

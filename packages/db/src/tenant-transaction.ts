@@ -1,5 +1,5 @@
 import { SpanKind, type Context } from '@opentelemetry/api';
-import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import { isOrgId, type OrgId } from '@tenant-sync/contracts';
 import { inSpan, traceparentOf } from '@tenant-sync/tracing';
 import { InvalidTenantError } from './errors.ts';
@@ -12,8 +12,12 @@ export interface TenantTransactionOptions {
   trace?: Context | undefined;
 }
 
-const tenantSetting = (orgId: OrgId, traceparent: string | undefined) =>
-  sql`select set_config('app.current_tenant', ${orgId}, true), set_config('app.traceparent', ${traceparent}, true)`;
+/**
+ * The tenant setting of a transaction, with the text written out: it is the first statement of
+ * every tenant transaction, and built through Kysely it was compiled afresh each time.
+ */
+const tenantSetting = (orgId: OrgId, traceparent: string) =>
+  CompiledQuery.raw("select set_config('app.current_tenant', $1, true), set_config('app.traceparent', $2, true)", [orgId, traceparent]);
 
 /**
  * Runs `work` in a transaction whose first statement sets the tenant for row level security,
@@ -31,7 +35,7 @@ export async function withTenant<DB, T>(
   return inSpan('tenant transaction', options.trace, { kind: SpanKind.CLIENT, attributes }, (span) =>
     db.transaction().execute(async (trx) => {
       // Sent together with BEGIN (TENANT_SETTING_PREFIX, tenant-pipeline-dialect.ts): keep its start.
-      await tenantSetting(orgId, traceparentOf(span)).execute(trx);
+      await trx.executeQuery(tenantSetting(orgId, traceparentOf(span)));
       return work(trx);
     }),
   );
@@ -62,7 +66,7 @@ export async function pipelineWithTenant<DB>(
     // The driver's own connection, not a Kysely bound to it: that one waits for each answer
     // before it sends the next statement.
     db.getExecutor().provideConnection(async (connection) => {
-      const statements = [CompiledQuery.raw('begin'), tenantSetting(orgId, traceparentOf(span)).compile(db), ...queries, CompiledQuery.raw('commit')];
+      const statements = [CompiledQuery.raw('begin'), tenantSetting(orgId, traceparentOf(span)), ...queries, CompiledQuery.raw('commit')];
       const answers = await Promise.allSettled(statements.map((statement) => connection.executeQuery<Record<string, unknown>>(statement)));
       const failed = answers.find((answer) => answer.status === 'rejected');
       if (failed) throw failed.reason;

@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { parseOrgId, ReferenceHeaders, type OrgId } from '@tenant-sync/contracts';
 import { peerIdentity, type PeerIdentity } from '@tenant-sync/tls';
@@ -13,6 +13,13 @@ export interface ClientCertificateOptions {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The route reads the org's status in its own tenant transaction and refuses with
+     * `refuseInactiveOrg` itself, so the check here does not cost a round trip of its own.
+     */
+    orgStatusInTransaction?: boolean;
+  }
   interface FastifyRequest {
     /** The tenant named by X-Tenant-ID, validated; set on the internal listener only. */
     tenantId: OrgId;
@@ -59,11 +66,21 @@ async function clientCertificate(app: FastifyInstance, { allowedClients, orgStat
     if (request.headers[ReferenceHeaders.consumerId] !== consumerId) return refuse(401, 'X-Consumer-ID does not match the certificate');
     const tenantId = parseOrgId(request.headers[ReferenceHeaders.tenantId]);
     if (!tenantId) return refuse(403, 'X-Tenant-ID missing or not a UUID');
-    if ((await orgStatus(tenantId)) !== 'ACTIVE') return refuse(403, 'organisation unknown or not active');
     request.tenantId = tenantId;
     request.consumerId = consumerId;
     request.log = reply.log = request.log.child({ tenantId: request.tenantId, consumerId });
+    if (request.routeOptions.config.orgStatusInTransaction !== true) refuseInactiveOrg(request, await orgStatus(tenantId));
   });
+}
+
+/**
+ * Refuses the request (403 `SRC_TENANT_NOT_ALLOWED`) unless its org is ACTIVE: the status as
+ * `organization_status` reads it, null for an org that does not exist.
+ */
+export function refuseInactiveOrg(request: FastifyRequest, status: string | null): void {
+  if (status === 'ACTIVE') return;
+  request.log.warn({ reason: 'organisation unknown or not active' }, 'internal request refused');
+  throw new SRC_TENANT_NOT_ALLOWED();
 }
 
 export const clientCertificatePlugin = fp(clientCertificate, { name: 'client-certificate', fastify: '5.x' });

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { withTenant, type SourceDatabase } from '@tenant-sync/db';
 import type { SyncedEntity } from '../../synced-entities.ts';
+import { refuseInactiveOrg } from '../../plugins/client-certificate.ts';
 import type { TenancyQueries } from '../../tenancy.ts';
 import { findStates, listVersions } from './queries.ts';
 import { membershipSchema, referenceSchemas } from './schemas.ts';
@@ -20,21 +21,24 @@ export const referenceRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<SourceDatab
   for (const entity of entities) {
     const schemas = referenceSchemas(entity);
 
-    app.get(`/internal/sync/${entity.path}/:id`, { schema: schemas.get }, async (request, reply) => {
+    app.get(`/internal/sync/${entity.path}/:id`, { schema: schemas.get, config: { orgStatusInTransaction: true } }, async (request, reply) => {
       const id = (request.params as { id: string }).id.toLowerCase();
       const {
+        orgStatus,
         rows: [row],
         tombstones: [tombstone],
       } = await findStates(db, request.tenantId, entity, [id], request.trace);
+      refuseInactiveOrg(request, orgStatus);
       if (row) return { data: entity.toApi(row as never), _meta: meta(request.tenantId) };
       if (!tombstone) throw new entity.NotFound();
       const { version, deleted_at: deletedAt } = tombstone;
       return reply.code(410).send({ id, version: Number(version), deletedAt: deletedAt.toISOString() });
     });
 
-    app.post(`/internal/sync/${entity.path}/batch`, { schema: schemas.batch }, async (request) => {
+    app.post(`/internal/sync/${entity.path}/batch`, { schema: schemas.batch, config: { orgStatusInTransaction: true } }, async (request) => {
       const ids = [...new Set((request.body as { ids: string[] }).ids.map((id) => id.toLowerCase()))];
-      const { rows, tombstones } = await findStates(db, request.tenantId, entity, ids, request.trace);
+      const { orgStatus, rows, tombstones } = await findStates(db, request.tenantId, entity, ids, request.trace);
+      refuseInactiveOrg(request, orgStatus);
       const known = new Set([...rows.map((row) => row.id), ...tombstones.map((tombstone) => tombstone.id)]);
       return {
         data: rows.map((row) => entity.toApi(row as never)),

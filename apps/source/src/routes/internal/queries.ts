@@ -1,5 +1,5 @@
 import type { Context } from '@opentelemetry/api';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type { OrgId } from '@tenant-sync/contracts';
 import { pipelineWithTenant, type SourceDatabase } from '@tenant-sync/db';
 import type { SyncedEntity } from '../../synced-entities.ts';
@@ -17,23 +17,43 @@ type TombstoneRow = { id: string; version: string | number; deleted_at: Date };
  * connection (a batch names up to 1,000) and, the first time, described before it ran: a round
  * trip more, and the end of a pipeline (`pipelineWithTenant`).
  */
-const idIn = (ids: readonly string[]) => sql<boolean>`id = any(${[...ids]}::uuid[])`;
+const idIn = (ids: readonly string[]) => sql<boolean>`id = any(${ids}::uuid[])`;
+
+/**
+ * The statements of `findStates` for one entity type, compiled once: their text depends on the
+ * type alone, and only the tenant and the ids change from call to call, hundreds of times a
+ * second under a steady load.
+ */
+function statesQueries(db: Kysely<SourceDatabase>, entity: SyncedEntity) {
+  const rows = withIds((ids) => anyTable(db).selectFrom(entity.table).selectAll().where(idIn(ids)).compile());
+  const tombstones = withIds((ids) => db.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where(idIn(ids)).compile());
+  return (tenantId: OrgId, ids: readonly string[]) => [orgStatus(tenantId), rows(ids), tombstones(ids)];
+}
+
+/** The organisation's status, as the client-certificate check asks it (014-organization-status.sql). */
+const orgStatus = (tenantId: OrgId) => CompiledQuery.raw('select organization_status($1::uuid) as status', [tenantId]);
+
+/** `compile` once, with a marker array where the ids go; then the same text with each call's ids there. */
+function withIds(compile: (ids: readonly string[]) => CompiledQuery): (ids: readonly string[]) => CompiledQuery {
+  const marker: string[] = [];
+  const { sql: text, parameters } = compile(marker);
+  const at = parameters.indexOf(marker);
+  return (ids) => CompiledQuery.raw(text, parameters.with(at, ids));
+}
+
+const statesQueriesOf = new WeakMap<SyncedEntity, ReturnType<typeof statesQueries>>();
 
 /**
  * The live rows of `ids` in the entity's table and the tombstones of the deleted ones, for the
- * tenant: both tables read at once, in one round trip (an id is live or deleted, never both).
+ * tenant, and the tenant's status: all read at once, in one round trip (an id is live or
+ * deleted, never both). The status is read in the same transaction as the rows, so a call
+ * that needs the org ACTIVE (`orgStatusInTransaction`) does not ask it in a round trip of its own.
  */
 export async function findStates(db: Kysely<SourceDatabase>, tenantId: OrgId, entity: SyncedEntity, ids: readonly string[], trace: Context | undefined) {
-  const [rows, tombstones] = await pipelineWithTenant(
-    db,
-    tenantId,
-    [
-      anyTable(db).selectFrom(entity.table).selectAll().where(idIn(ids)).compile(),
-      db.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where(idIn(ids)).compile(),
-    ],
-    { trace },
-  );
-  return { rows: rows as EntityRow[], tombstones: tombstones as TombstoneRow[] };
+  let queries = statesQueriesOf.get(entity);
+  if (!queries) statesQueriesOf.set(entity, (queries = statesQueries(db, entity)));
+  const [org, rows, tombstones] = await pipelineWithTenant(db, tenantId, queries(tenantId, ids), { trace });
+  return { orgStatus: (org![0]?.status as string | null | undefined) ?? null, rows: rows as EntityRow[], tombstones: tombstones as TombstoneRow[] };
 }
 
 /**
