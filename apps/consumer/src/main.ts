@@ -1,6 +1,8 @@
 import { configOrExit, loadConsumerConfig } from '@tenant-sync/config';
-import { onShutdownSignal } from '@tenant-sync/ops';
+import { keepShortLivedObjectsYoung, onShutdownSignal } from '@tenant-sync/ops';
 import { buildConsumer } from './consumer.ts';
+
+keepShortLivedObjectsYoung();
 
 const config = configOrExit('consumer', () => loadConsumerConfig());
 const consumer = await buildConsumer(config);

@@ -1,6 +1,8 @@
 import { configOrExit, loadRelayConfig } from '@tenant-sync/config';
-import { onShutdownSignal } from '@tenant-sync/ops';
+import { keepShortLivedObjectsYoung, onShutdownSignal } from '@tenant-sync/ops';
 import { buildRelay } from './relay-app.ts';
+
+keepShortLivedObjectsYoung();
 
 const config = configOrExit('relay', () => loadRelayConfig());
 const relay = await buildRelay(config);

@@ -1,6 +1,8 @@
 import { configOrExit, loadSourceConfig } from '@tenant-sync/config';
-import { onShutdownSignal } from '@tenant-sync/ops';
+import { keepShortLivedObjectsYoung, onShutdownSignal } from '@tenant-sync/ops';
 import { buildSource } from './source.ts';
+
+keepShortLivedObjectsYoung();
 
 const config = configOrExit('source', () => loadSourceConfig());
 const source = await buildSource(config);

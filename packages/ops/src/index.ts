@@ -4,3 +4,4 @@ export { backoffDelay, withRetry, type BackoffPolicy, type RetryHooks } from './
 export { onShutdownSignal } from './shutdown.ts';
 export { DependencyTimeoutError } from './errors.ts';
 export { portAnswers, waitForDependencies, type WaitOptions } from './wait-for-dependencies.ts';
+export { keepShortLivedObjectsYoung } from './heap.ts';
