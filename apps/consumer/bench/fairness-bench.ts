@@ -20,7 +20,7 @@ import { EventHeaders, eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
 import { describeMachine, readTopic, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
-import { percentile, startApps, startRelay } from './bench-system.ts';
+import { percentile, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const IMPORT = Number(process.env.BENCH_IMPORT ?? 100_000);
 const QUIET_EVERY_MS = 200;
@@ -89,19 +89,13 @@ async function main() {
   /** Imports IMPORT users in one transaction; resolves with users/s until the copy holds them all. */
   const importAndDrain = async (round: number) => {
     const before = await importedCount();
-    const started = performance.now();
+    const started = Date.now();
     await source.unsafe(`
       INSERT INTO users (org_id, name, email)
       SELECT '${importer.id}'::uuid, 'Imported ' || n, 'import${round}-' || n || '@fair.test' FROM generate_series(1, ${IMPORT}) n`);
-    let last = Date.now();
-    while ((await importedCount()) < before + IMPORT) {
-      if (Date.now() - last > 5_000) {
-        progress(`  ${rate((await importedCount()) - before)} of ${rate(IMPORT)} imported users synced`);
-        last = Date.now();
-      }
-      await sleep(50);
-    }
-    return IMPORT / ((performance.now() - started) / 1_000);
+    const report = (n: number) => progress(`  ${rate(n - before)} of ${rate(IMPORT)} imported users synced`);
+    const lastSynced = await waitForCount(copy, before + IMPORT, 600_000, report, importer.id);
+    return IMPORT / ((lastSynced - started) / 1_000);
   };
 
   try {
