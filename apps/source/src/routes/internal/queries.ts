@@ -38,6 +38,7 @@ function withIds(compile: (ids: readonly string[]) => CompiledQuery): (ids: read
   const marker: string[] = [];
   const { sql: text, parameters } = compile(marker);
   const at = parameters.indexOf(marker);
+  if (at < 0) throw new Error('the compiled statement does not take the ids as one parameter');
   return (ids) => CompiledQuery.raw(text, parameters.with(at, ids));
 }
 
