@@ -1,5 +1,5 @@
-import { CompiledQuery, sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
-import type { ConsumerDatabase } from '@tenant-sync/db';
+import { sql, type CompiledQuery, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import { statementOnce, type ConsumerDatabase } from '@tenant-sync/db';
 import type { SourceEntity, SyncedType } from './synced-types.ts';
 
 /**
@@ -48,31 +48,34 @@ const tombstoneColumns = (synced: SyncedType, version: number) => ({
 // PostgreSQL's 65,535. Entities go as one JSON parameter a statement.
 const ROWS_PER_STATEMENT = 2_000;
 
-/**
- * The text of the upsert of a chunk of entities of a type, whose one parameter is the chunk.
- * The chunk goes as one JSON parameter (the driver serialises the rows as JSON: the server
- * types the parameter json), read with the table's own row type: a VALUES list of 2,000 rows
- * was 20,000 parameters to build, send, parse and plan. The text depends on the type alone, so
- * it is compiled once per type: compiled per round, it was a tenth of all the consumer
- * allocated at 500 changes/s, and its garbage a share of every scavenge (BENCHMARKS.md).
- */
-const upsertTexts = new WeakMap<SyncedType, string>();
+type UpsertRow = Record<string, unknown>;
 
-function upsertText(db: Db, synced: SyncedType): string {
-  const known = upsertTexts.get(synced);
-  if (known !== undefined) return known;
-  const updated = [...columnsOf(synced), 'version', 'source_created_at', 'source_updated_at'];
-  const columns = sql.join(['org_id', 'id', ...updated].map((column) => sql.id(column)));
-  const { sql: text } = sql`
+/**
+ * The upsert of a chunk of entities of a type. The chunk goes as one JSON parameter (the driver
+ * serialises the rows as JSON: the server types the parameter json), read with the table's own
+ * row type: a VALUES list of 2,000 rows was 20,000 parameters to build, send, parse and plan.
+ * Its text depends on the type alone: compiled once per type (`statementOnce`).
+ */
+const upserts = new WeakMap<SyncedType, (rows: UpsertRow[]) => CompiledQuery>();
+
+function upsert(db: Db, synced: SyncedType, rows: UpsertRow[]): CompiledQuery {
+  let statement = upserts.get(synced);
+  if (!statement) {
+    const updated = [...columnsOf(synced), 'version', 'source_created_at', 'source_updated_at'];
+    const columns = sql.join(['org_id', 'id', ...updated].map((column) => sql.id(column)));
+    statement = statementOnce<UpsertRow[]>(
+      (chunk) => sql`
       INSERT INTO ${sql.table(synced.table)} (${columns})
-      SELECT ${columns} FROM json_populate_recordset(NULL::${sql.table(synced.table)}, ${[]}::json)
+      SELECT ${columns} FROM json_populate_recordset(NULL::${sql.table(synced.table)}, ${chunk}::json)
       ON CONFLICT (org_id, id) DO UPDATE
          SET ${sql.join(updated.map((column) => sql`${sql.id(column)} = excluded.${sql.id(column)}`))},
              deleted_at = NULL,
              synced_at = now()
-       WHERE ${sql.table(synced.table)}.version < excluded.version`.compile(db);
-  upsertTexts.set(synced, text);
-  return text;
+       WHERE ${sql.table(synced.table)}.version < excluded.version`.compile(db),
+    );
+    upserts.set(synced, statement);
+  }
+  return statement(rows);
 }
 
 /**
@@ -91,7 +94,7 @@ export function sourceStateWrites(
   const statements: CompiledQuery[] = [];
   for (let start = 0; start < entities.length; start += ROWS_PER_STATEMENT) {
     const rows = entities.slice(start, start + ROWS_PER_STATEMENT).map((entity) => ({ org_id: entity.orgId, id: entity.id, ...copiedColumns(synced, entity) }));
-    statements.push(CompiledQuery.raw(upsertText(db, synced), [rows]));
+    statements.push(upsert(db, synced, rows));
   }
   for (let start = 0; start < tombstones.length; start += ROWS_PER_STATEMENT) {
     const chunk = tombstones.slice(start, start + ROWS_PER_STATEMENT);

@@ -1,8 +1,14 @@
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { SourceDatabase } from '@tenant-sync/db';
 import { withTenant } from '@tenant-sync/db';
 import type { OrgId } from '@tenant-sync/contracts';
 import type { Membership } from '@tenant-sync/tenant-auth';
+
+/**
+ * The organisation's status, null when it does not exist (014-organization-status.sql): asked
+ * alone by `orgStatus`, and with the rows by the Reference API's fetches (`findStates`).
+ */
+export const orgStatusStatement = (orgId: OrgId) => CompiledQuery.raw('SELECT organization_status($1::uuid) AS status', [orgId]);
 
 /** Organisation and membership look-ups, run under the organisation's own tenant context. */
 export function createTenancyQueries(db: Kysely<SourceDatabase>) {
@@ -27,7 +33,7 @@ export function createTenancyQueries(db: Kysely<SourceDatabase>) {
      * were as many as the call it guards (014-organization-status.sql).
      */
     async orgStatus(orgId: OrgId): Promise<string | null> {
-      const { rows } = await sql<{ status: string | null }>`SELECT organization_status(${orgId}::uuid) AS status`.execute(db);
+      const { rows } = await db.executeQuery<{ status: string | null }>(orgStatusStatement(orgId));
       return rows[0]?.status ?? null;
     },
   };

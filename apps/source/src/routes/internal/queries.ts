@@ -1,8 +1,9 @@
 import type { Context } from '@opentelemetry/api';
-import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { OrgId } from '@tenant-sync/contracts';
-import { pipelineWithTenant, type SourceDatabase } from '@tenant-sync/db';
+import { pipelineWithTenant, statementOnce, type SourceDatabase } from '@tenant-sync/db';
 import type { SyncedEntity } from '../../synced-entities.ts';
+import { orgStatusStatement } from '../../tenancy.ts';
 
 type Trx = Transaction<SourceDatabase>;
 /** The entity's table is a value of its declaration, so its rows are not typed by kysely here. */
@@ -25,21 +26,11 @@ const idIn = (ids: readonly string[]) => sql<boolean>`id = any(${ids}::uuid[])`;
  * second under a steady load.
  */
 function statesQueries(db: Kysely<SourceDatabase>, entity: SyncedEntity) {
-  const rows = withIds((ids) => anyTable(db).selectFrom(entity.table).selectAll().where(idIn(ids)).compile());
-  const tombstones = withIds((ids) => db.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where(idIn(ids)).compile());
-  return (tenantId: OrgId, ids: readonly string[]) => [orgStatus(tenantId), rows(ids), tombstones(ids)];
-}
-
-/** The organisation's status, as the client-certificate check asks it (014-organization-status.sql). */
-const orgStatus = (tenantId: OrgId) => CompiledQuery.raw('select organization_status($1::uuid) as status', [tenantId]);
-
-/** `compile` once, with a marker array where the ids go; then the same text with each call's ids there. */
-function withIds(compile: (ids: readonly string[]) => CompiledQuery): (ids: readonly string[]) => CompiledQuery {
-  const marker: string[] = [];
-  const { sql: text, parameters } = compile(marker);
-  const at = parameters.indexOf(marker);
-  if (at < 0) throw new Error('the compiled statement does not take the ids as one parameter');
-  return (ids) => CompiledQuery.raw(text, parameters.with(at, ids));
+  const rows = statementOnce((ids: readonly string[]) => anyTable(db).selectFrom(entity.table).selectAll().where(idIn(ids)).compile());
+  const tombstones = statementOnce((ids: readonly string[]) =>
+    db.selectFrom('tombstones').select(['id', 'version', 'deleted_at']).where('entity_type', '=', entity.type).where(idIn(ids)).compile(),
+  );
+  return (tenantId: OrgId, ids: readonly string[]) => [orgStatusStatement(tenantId), rows(ids), tombstones(ids)];
 }
 
 const statesQueriesOf = new WeakMap<SyncedEntity, ReturnType<typeof statesQueries>>();
