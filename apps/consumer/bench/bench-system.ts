@@ -29,7 +29,7 @@ export async function waitForCount(consumer: postgres.Sql, count: number, timeou
   const tenant = orgId ? consumer`WHERE org_id = ${orgId}` : consumer``;
   let last = Date.now();
   for (;;) {
-    const [{ n, lastMs }] = (await consumer`SELECT count(*)::int AS n, extract(epoch FROM max(synced_at)) * 1000 AS "lastMs" FROM synced_users ${tenant}`) as unknown as [{ n: number; lastMs: string | null }];
+    const [{ n, lastMs }] = await consumer<[{ n: number; lastMs: string | null }]>`SELECT count(*)::int AS n, extract(epoch FROM max(synced_at)) * 1000 AS "lastMs" FROM synced_users ${tenant}`;
     if (n >= count) return Number(lastMs);
     if (Date.now() > deadline) throw new Error(`only ${n} of ${count} users synced after ${timeoutMs} ms`);
     if (report && Date.now() - last > 5_000) {
