@@ -20,7 +20,7 @@ import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
 import { describeMachine, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
-import { percentile, scrapeStages, stagesBetween, stageTableRows, startApps, startRelay, waitForCount } from './bench-system.ts';
+import { percentile, phaseStart, phaseUse, phaseUseRows, scrapeStages, stagesBetween, stageTableRows, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 10);
@@ -100,8 +100,10 @@ async function main() {
 
     const since = new Date();
     const beforeSteady = await scrapeStages(relay.opsPort, consumerOpsPort);
+    const steadyStart = await phaseStart(apps);
     const offeredRate = await offerUsers(source, RATE, SECONDS);
     await waitForCount(consumerDb, USERS + RATE * SECONDS, 120_000);
+    const steadyUse = await phaseUse(steadyStart);
     const stages = stagesBetween(beforeSteady, await scrapeStages(relay.opsPort, consumerOpsPort));
     const committed = new Map(
       (await source`SELECT id, extract(epoch FROM created_at) * 1000 AS ms FROM users WHERE created_at >= ${since}`).map((row) => [row.id as string, Number(row.ms)]),
@@ -139,6 +141,8 @@ async function main() {
       p99_ms: p99,
       errors: errors.length,
       stages_ms: stages,
+      cores: steadyUse.cores,
+      gc_ms: steadyUse.gc,
     };
     const report = [
       `### Consumer, end to end — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
@@ -158,6 +162,12 @@ async function main() {
       '| stage | p50 ms | p99 ms | count |',
       '|---|---|---|---|',
       ...stageTableRows(stages),
+      '',
+      "Where the steady phase's cores went (CPU time from /proc; GC pauses from each app's `nodejs_gc_duration_seconds`):",
+      '',
+      '| process | cores | minor GC pauses | major GC pauses |',
+      '|---|---|---|---|',
+      ...phaseUseRows(steadyUse, machine.cores),
       '',
     ].join('\n');
     process.stdout.write(`\n${report}\n`);

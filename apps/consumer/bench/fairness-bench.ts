@@ -20,7 +20,7 @@ import { EventHeaders, eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
 import { describeMachine, readTopic, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
-import { percentile, startApps, startRelay, waitForCount } from './bench-system.ts';
+import { percentile, phaseStart, phaseUse, phaseUseRows, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const IMPORT = Number(process.env.BENCH_IMPORT ?? 100_000);
 const QUIET_EVERY_MS = 200;
@@ -134,9 +134,11 @@ async function main() {
     progress('import shared: the same import while the quiet tenant writes');
     let importing = true;
     const sharedSince = new Date();
+    const sharedStart = await phaseStart(apps);
     const quietDuring = quietWrites(() => !importing);
     const sharedEps = await importAndDrain(2);
     importing = false;
+    const sharedUse = await phaseUse(sharedStart);
     await quietDuring;
     const duringChanges = await quietChanges(sharedSince);
 
@@ -159,6 +161,8 @@ async function main() {
       import_eps_shared: Math.round(sharedEps),
       quiet_relay_ms: { idle: quantiles(idle.relay), during_import: quantiles(during.relay) },
       quiet_consumer_ms: { idle: quantiles(idle.consumer), during_import: quantiles(during.consumer) },
+      shared_cores: sharedUse.cores,
+      shared_gc_ms: sharedUse.gc,
     };
     const errors = apps.flatMap((app) => app.logLines().filter((line) => Number(line.level) >= 50).map((line) => `${app.name}: ${line.msg ?? line.raw}`));
     const report = [
@@ -182,6 +186,12 @@ async function main() {
       '|---|---|---|',
       `| idle system | ${result.quiet_relay_ms.idle.p50} / ${result.quiet_relay_ms.idle.p99} | ${result.quiet_consumer_ms.idle.p50} / ${result.quiet_consumer_ms.idle.p99} |`,
       `| during the import | ${result.quiet_relay_ms.during_import.p50} / ${result.quiet_relay_ms.during_import.p99} | ${result.quiet_consumer_ms.during_import.p50} / ${result.quiet_consumer_ms.during_import.p99} |`,
+      '',
+      "Where the shared import's cores went, from its INSERT to its last user in the copy (CPU time from /proc; GC pauses from each app's `nodejs_gc_duration_seconds`):",
+      '',
+      '| process | cores | minor GC pauses | major GC pauses |',
+      '|---|---|---|---|',
+      ...phaseUseRows(sharedUse, machine.cores),
       '',
     ].join('\n');
     process.stdout.write(`\n${report}\n`);

@@ -15,7 +15,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { Agent, request } from 'undici';
 import { freePort } from '@tenant-sync/local-infra';
-import { certsDir, describeMachine, startApp, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
+import { certsDir, describeMachine, readCpu, startApp, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
 
 const SIZES = [1, 100, 1_000];
 const CALLS: Record<number, number> = { 1: 2_000, 100: 500, 1_000: 100 };
@@ -27,11 +27,7 @@ const read = (name: string) => readFileSync(path.join(certsDir, name));
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 
 /** The CPU time (user + system) a process has used so far, in microseconds. */
-function cpuMicros(pid: number): number {
-  // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
-}
+const cpuMicros = (pid: number): number => readCpu({ process: pid }, []).seconds.process! * 1_000_000;
 
 async function main() {
   progress('starting PostgreSQL and Kafka (fresh databases)');

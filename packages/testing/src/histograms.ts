@@ -55,6 +55,26 @@ export function histogramQuantiles(text: string, name: string, labels: Record<st
   return { count: buckets.at(-1)?.count ?? 0, p50: ms(0.5), p99: ms(0.99) };
 }
 
+/**
+ * How many observations the histogram `name` (in seconds) has for the series with `labels`, and
+ * their total in ms; of what was observed since the scrape `before` when it is given.
+ */
+export function histogramTotal(text: string, name: string, labels: Record<string, string> = {}, before?: string): { count: number; totalMs: number } {
+  const value = (source: string | undefined, suffix: 'count' | 'sum') => {
+    if (source === undefined) return 0;
+    let total = 0;
+    for (const match of source.matchAll(new RegExp(`^${name}_${suffix}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
+      const series = Object.fromEntries([...(match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]));
+      if (Object.entries(labels).every(([label, wanted]) => series[label] === wanted)) total += Number(match[2]);
+    }
+    return total;
+  };
+  return {
+    count: value(text, 'count') - value(before, 'count'),
+    totalMs: Number(((value(text, 'sum') - value(before, 'sum')) * 1000).toFixed(1)),
+  };
+}
+
 /** One markdown table row per stage: `| meaning | p50 | p99 | count |`. */
 export function stageRows<Stage extends string>(stages: Record<Stage, Quantiles>, meaning: Record<Stage, string>): string[] {
   return (Object.keys(meaning) as Stage[]).map(

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { coresBetween, readCpu } from '../src/cpu-use.ts';
+import { histogramTotal } from '../src/histograms.ts';
+
+/** Keeps this process's core busy for `ms`. */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+describe('readCpu', () => {
+  it("reads a process's CPU time and the machine's, and tells the cores a phase used", () => {
+    const before = readCpu({ self: process.pid, gone: undefined }, ['no-such-command']);
+    spin(300);
+    const after = readCpu({ self: process.pid, gone: undefined }, ['no-such-command']);
+
+    // 300 ms of spinning on one core, counted in ticks of 10 ms.
+    expect(after.seconds.self! - before.seconds.self!).toBeGreaterThanOrEqual(0.2);
+    expect(after.machine - before.machine).toBeGreaterThanOrEqual(0.2);
+    expect(after.seconds['no-such-command']).toBe(0);
+    expect(after.seconds).not.toHaveProperty('gone');
+    const cores = coresBetween(before, after);
+    expect(cores.self).toBeGreaterThan(0.5);
+    // Cores, not ticks or seconds: no more than the machine has.
+    expect(cores.self).toBeLessThanOrEqual(availableParallelism() + 0.1);
+    expect(cores.machine).toBeGreaterThanOrEqual(cores.self! - 0.1);
+  });
+
+  it('sums the processes of a command, this one among them', () => {
+    spin(50);
+    const command = readFileSync('/proc/self/comm', 'utf8').trim();
+    const reading = readCpu({ self: process.pid }, [command]);
+    expect(reading.seconds.self).toBeGreaterThan(0);
+    expect(reading.seconds[command]).toBeGreaterThanOrEqual(reading.seconds.self!);
+  });
+});
+
+describe('histogramTotal', () => {
+  const scrape = (minor: [number, number], major: [number, number]) =>
+    [
+      '# TYPE nodejs_gc_duration_seconds histogram',
+      `nodejs_gc_duration_seconds_bucket{le="0.01",kind="minor"} ${minor[0]}`,
+      `nodejs_gc_duration_seconds_sum{kind="minor"} ${minor[1]}`,
+      `nodejs_gc_duration_seconds_count{kind="minor"} ${minor[0]}`,
+      `nodejs_gc_duration_seconds_sum{kind="major"} ${major[1]}`,
+      `nodejs_gc_duration_seconds_count{kind="major"} ${major[0]}`,
+      'relay_batch_duration_seconds_sum 4.5',
+      'relay_batch_duration_seconds_count 9',
+    ].join('\n');
+
+  it('gives the count and total of one series since an earlier scrape', () => {
+    const before = scrape([10, 0.1], [1, 0.05]);
+    const after = scrape([14, 0.18], [1, 0.05]);
+    expect(histogramTotal(after, 'nodejs_gc_duration_seconds', { kind: 'minor' }, before)).toEqual({ count: 4, totalMs: 80 });
+    expect(histogramTotal(after, 'nodejs_gc_duration_seconds', { kind: 'major' }, before)).toEqual({ count: 0, totalMs: 0 });
+  });
+
+  it('reads series without labels, and sums every series the labels match', () => {
+    const text = scrape([2, 0.02], [1, 0.1]);
+    expect(histogramTotal(text, 'relay_batch_duration_seconds')).toEqual({ count: 9, totalMs: 4500 });
+    expect(histogramTotal(text, 'nodejs_gc_duration_seconds')).toEqual({ count: 3, totalMs: 120 });
+  });
+});
