@@ -155,6 +155,8 @@ async function main() {
       quiet_idle_p50_ms: percentile(idle.total, 50),
       quiet_idle_p99_ms: percentile(idle.total, 99),
       quiet_during_import_p50_ms: percentile(during.total, 50),
+      // With about 80 changes the p99 is their slowest; the p95 says whether it stood alone.
+      quiet_during_import_p95_ms: percentile(during.total, 95),
       quiet_during_import_p99_ms: percentile(during.total, 99),
       quiet_during_import_max_ms: percentile(during.total, 100),
       import_eps_alone: Math.round(aloneEps),
@@ -175,7 +177,7 @@ async function main() {
       '| measure | result | target |',
       '|---|---|---|',
       `| quiet tenant, idle system: source commit → consumer commit (${idle.total.length} changes) | p50 ${result.quiet_idle_p50_ms} ms · p99 ${result.quiet_idle_p99_ms} ms | — |`,
-      `| quiet tenant during a ${rate(IMPORT)}-user import (${during.total.length} changes) | p50 ${result.quiet_during_import_p50_ms} ms · p99 ${result.quiet_during_import_p99_ms} ms · max ${result.quiet_during_import_max_ms} ms | p99 ≤ 3 × idle p99 and ≤ 500 ms |`,
+      `| quiet tenant during a ${rate(IMPORT)}-user import (${during.total.length} changes) | p50 ${result.quiet_during_import_p50_ms} ms · p95 ${result.quiet_during_import_p95_ms} ms · p99 ${result.quiet_during_import_p99_ms} ms · max ${result.quiet_during_import_max_ms} ms | p99 ≤ 3 × idle p99 and ≤ 500 ms |`,
       `| import alone → all in the copy | ${rate(aloneEps)} users/s | — |`,
       `| import with the quiet tenant writing | ${rate(sharedEps)} users/s (${Math.round((sharedEps / aloneEps) * 100)} % of alone) | ≥ 80 % |`,
       `| error log lines of the three apps | ${errors.length} | 0 |`,
