@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type postgres from 'postgres';
 import { freePort } from '@tenant-sync/local-infra';
-import { coresBetween, histogramQuantiles, histogramTotal, readCpu, scrapeMetrics, startApp, stageRows, type AppProcess, type CpuReading, type Quantiles, type TestInfrastructure } from '@tenant-sync/testing';
+import { histogramQuantiles, scrapeMetrics, startApp, stageRows, type Quantiles, type TestInfrastructure } from '@tenant-sync/testing';
 import { CONSUMER_STAGES, type ConsumerStage } from '../src/metrics.ts';
 
 export function percentile(values: number[], p: number): number {
@@ -98,50 +98,3 @@ const stageMeaning: Record<keyof StageBreakdown, string> = {
 
 /** The breakdown as markdown table rows: `| stage | p50 | p99 | count |`. */
 export const stageTableRows = (stages: StageBreakdown): string[] => stageRows(stages, stageMeaning);
-
-/** What the run's processes were using when a phase started: their CPU time and the apps' metrics. */
-export interface PhaseStart {
-  cpu: CpuReading;
-  metrics: Map<AppProcess, string>;
-}
-
-/** PostgreSQL's processes and the broker's JVM, by command: the rest of the run besides the apps and the bench. */
-const SERVER_COMMANDS = { postgres: 'PostgreSQL (every postgres process)', java: 'Kafka broker (every java process)' } as const;
-
-const readRunCpu = (apps: readonly AppProcess[]) =>
-  readCpu({ ...Object.fromEntries(apps.map((app) => [app.name, app.child.pid])), bench: process.pid }, Object.keys(SERVER_COMMANDS));
-
-export async function phaseStart(apps: readonly AppProcess[]): Promise<PhaseStart> {
-  const metrics = new Map(await Promise.all(apps.map(async (app) => [app, await scrapeMetrics(app.opsPort)] as const)));
-  return { cpu: readRunCpu(apps), metrics };
-}
-
-type GcPauses = Record<'minor' | 'major', { count: number; totalMs: number }>;
-
-/** Where a phase's cores went: cores used by each process and the machine, and each app's GC pauses (prom-client's `nodejs_gc_duration_seconds`). */
-export interface PhaseUse {
-  cores: Record<string, number>;
-  gc: Record<string, GcPauses>;
-}
-
-export async function phaseUse(start: PhaseStart): Promise<PhaseUse> {
-  const apps = [...start.metrics.keys()];
-  const cores = coresBetween(start.cpu, readRunCpu(apps));
-  const gc: Record<string, GcPauses> = {};
-  for (const app of apps) {
-    const now = await scrapeMetrics(app.opsPort);
-    const pauses = (kind: string) => histogramTotal(now, 'nodejs_gc_duration_seconds', { kind }, start.metrics.get(app));
-    gc[app.name] = { minor: pauses('minor'), major: pauses('major') };
-  }
-  return { cores, gc };
-}
-
-/** `phaseUse` as markdown table rows: `| process | cores | minor GC pauses | major GC pauses |`. */
-export function phaseUseRows(use: PhaseUse, machineCores: number): string[] {
-  const pauses = ({ count, totalMs }: { count: number; totalMs: number }) => `${count} · ${totalMs} ms`;
-  const meaning: Record<string, string> = { bench: 'this benchmark (load and counting)', ...SERVER_COMMANDS, machine: `the machine, every process (of ${machineCores} cores)` };
-  return Object.entries(use.cores).map(([name, cores]) => {
-    const gc = use.gc[name];
-    return `| ${meaning[name] ?? name} | ${cores} | ${gc ? pauses(gc.minor) : '—'} | ${gc ? pauses(gc.major) : '—'} |`;
-  });
-}

@@ -19,8 +19,8 @@ import postgres from 'postgres';
 import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
-import { describeMachine, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
-import { percentile, phaseStart, phaseUse, phaseUseRows, scrapeStages, stagesBetween, stageTableRows, startApps, startRelay, waitForCount } from './bench-system.ts';
+import { describeMachine, phaseStart, phaseUse, phaseUseRows, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
+import { percentile, scrapeStages, stagesBetween, stageTableRows, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 10);

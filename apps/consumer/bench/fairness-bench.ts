@@ -19,8 +19,8 @@ import postgres from 'postgres';
 import { EventHeaders, eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
-import { describeMachine, readTopic, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
-import { percentile, phaseStart, phaseUse, phaseUseRows, startApps, startRelay, waitForCount } from './bench-system.ts';
+import { describeMachine, phaseStart, phaseUse, phaseUseRows, readTopic, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
+import { percentile, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const IMPORT = Number(process.env.BENCH_IMPORT ?? 100_000);
 const QUIET_EVERY_MS = 200;

@@ -24,7 +24,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { createKafka, ensureTopics, type Kafka } from '@tenant-sync/kafka';
 import { freePort, workspaceRoot } from '@tenant-sync/local-infra';
-import { describeMachine, startApp, startTestInfrastructure, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
+import { describeMachine, phaseStart, phaseUse, phaseUseRows, startApp, startTestInfrastructure, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
 import { createProducer } from '../src/producer.ts';
 import { createRelayDatabase } from '../src/relay-database.ts';
 import { percentile, recordAppendTimes } from './ack-latency.ts';
@@ -105,8 +105,10 @@ async function steadyLoad(infra: TestInfrastructure, admin: postgres.Sql, topicP
   const notifications = await recordNotifications(infra.sourceAdminUrl);
   const [relay] = await startRelays(infra, topicPrefix, 1);
   try {
+    const started = await phaseStart(relay ? [relay] : []);
     const load = await offerLoad(admin, STEADY_RATE, STEADY_SECONDS);
     await waitUntilDrained(admin, performance.now(), 60_000);
+    const use = await phaseUse(started);
     const stages = relay ? await scrapeStages(relay.opsPort) : undefined;
     const deadline = Date.now() + 30_000;
     while (reader.appendedAt.size < load.offered && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -123,6 +125,7 @@ async function steadyLoad(infra: TestInfrastructure, admin: postgres.Sql, topicP
       p99: percentile(latencies, 99),
       notify: { commits: load.commits.length, notified: notifications.arrivals.length, p50: percentile(notifyDelays, 50), p99: percentile(notifyDelays, 99) },
       stages,
+      use,
     };
   } finally {
     await relay?.stop();
@@ -235,6 +238,8 @@ async function main() {
       notify_p50_ms: steady.notify.p50,
       notify_p99_ms: steady.notify.p99,
       stages_ms: steady.stages,
+      cores: steady.use.cores,
+      gc_ms: steady.use.gc,
       drain_stages_ms: drain1.stages,
       load_avg_start: Number(loadAtStart[0]?.toFixed(2)),
       load_avg_end: Number(loadAtEnd[0]?.toFixed(2)),
@@ -278,6 +283,12 @@ async function main() {
             '',
           ]
         : []),
+      "Where the steady load's cores went (CPU time from /proc; GC pauses from the relay's `nodejs_gc_duration_seconds`):",
+      '',
+      '| process | cores | minor GC pauses | major GC pauses |',
+      '|---|---|---|---|',
+      ...phaseUseRows(steady.use, machine.cores),
+      '',
     ].join('\n');
     process.stdout.write(`\n${report}\n`);
     if (RECORD) await record(report, { bench: 'relay', at: new Date().toISOString(), machine, ...result });
