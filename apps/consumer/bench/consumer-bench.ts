@@ -19,7 +19,7 @@ import postgres from 'postgres';
 import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
-import { describeMachine, phaseStart, phaseUse, phaseUseRows, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
+import { describeMachine, phaseStart, phaseUse, phaseUseTable, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
 import { percentile, scrapeStages, stagesBetween, stageTableRows, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
@@ -163,12 +163,7 @@ async function main() {
       '|---|---|---|---|',
       ...stageTableRows(stages),
       '',
-      "Where the steady phase's cores went (CPU time from /proc; GC pauses from each app's `nodejs_gc_duration_seconds`):",
-      '',
-      '| process | cores | minor GC pauses | major GC pauses |',
-      '|---|---|---|---|',
-      ...phaseUseRows(steadyUse, machine.cores),
-      '',
+      ...phaseUseTable("Where the steady phase's cores went", steadyUse, machine.cores),
     ].join('\n');
     process.stdout.write(`\n${report}\n`);
     if (errors.length > 0) process.stdout.write(`${errors.slice(0, 10).join('\n')}\n`);

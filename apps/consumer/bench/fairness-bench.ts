@@ -19,7 +19,7 @@ import postgres from 'postgres';
 import { EventHeaders, eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
-import { describeMachine, phaseStart, phaseUse, phaseUseRows, readTopic, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
+import { describeMachine, phaseStart, phaseUse, phaseUseTable, readTopic, startTestInfrastructure, testTenants, type AppProcess } from '@tenant-sync/testing';
 import { percentile, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const IMPORT = Number(process.env.BENCH_IMPORT ?? 100_000);
@@ -189,12 +189,7 @@ async function main() {
       `| idle system | ${result.quiet_relay_ms.idle.p50} / ${result.quiet_relay_ms.idle.p99} | ${result.quiet_consumer_ms.idle.p50} / ${result.quiet_consumer_ms.idle.p99} |`,
       `| during the import | ${result.quiet_relay_ms.during_import.p50} / ${result.quiet_relay_ms.during_import.p99} | ${result.quiet_consumer_ms.during_import.p50} / ${result.quiet_consumer_ms.during_import.p99} |`,
       '',
-      "Where the shared import's cores went, from its INSERT to its last user in the copy (CPU time from /proc; GC pauses from each app's `nodejs_gc_duration_seconds`):",
-      '',
-      '| process | cores | minor GC pauses | major GC pauses |',
-      '|---|---|---|---|',
-      ...phaseUseRows(sharedUse, machine.cores),
-      '',
+      ...phaseUseTable("Where the shared import's cores went, from its INSERT to its last user in the copy", sharedUse, machine.cores),
     ].join('\n');
     process.stdout.write(`\n${report}\n`);
     if (errors.length > 0) process.stdout.write(`${errors.slice(0, 10).join('\n')}\n`);

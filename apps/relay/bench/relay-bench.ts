@@ -24,7 +24,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { createKafka, ensureTopics, type Kafka } from '@tenant-sync/kafka';
 import { freePort, workspaceRoot } from '@tenant-sync/local-infra';
-import { describeMachine, phaseStart, phaseUse, phaseUseRows, startApp, startTestInfrastructure, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
+import { describeMachine, phaseStart, phaseUse, phaseUseTable, startApp, startTestInfrastructure, type AppProcess, type TestInfrastructure } from '@tenant-sync/testing';
 import { createProducer } from '../src/producer.ts';
 import { createRelayDatabase } from '../src/relay-database.ts';
 import { percentile, recordAppendTimes } from './ack-latency.ts';
@@ -283,12 +283,7 @@ async function main() {
             '',
           ]
         : []),
-      "Where the steady load's cores went (CPU time from /proc; GC pauses from the relay's `nodejs_gc_duration_seconds`):",
-      '',
-      '| process | cores | minor GC pauses | major GC pauses |',
-      '|---|---|---|---|',
-      ...phaseUseRows(steady.use, machine.cores),
-      '',
+      ...phaseUseTable("Where the steady load's cores went", steady.use, machine.cores),
     ].join('\n');
     process.stdout.write(`\n${report}\n`);
     if (RECORD) await record(report, { bench: 'relay', at: new Date().toISOString(), machine, ...result });

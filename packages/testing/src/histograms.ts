@@ -15,11 +15,14 @@ export async function scrapeMetrics(opsPort: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
 }
 
+/** The labels of a series, from the text between its braces. */
+const labelsOf = (text = ''): Record<string, string | undefined> => Object.fromEntries([...text.matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]));
+
 /** The cumulative buckets of one histogram series in Prometheus text, whatever the label order. */
 function bucketsOf(text: string, name: string, wanted: Record<string, string>): Buckets {
   const buckets: Buckets = [];
   for (const match of text.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\S+)$`, 'gm'))) {
-    const labels = Object.fromEntries([...(match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]));
+    const labels = labelsOf(match[1]);
     if (Object.entries(wanted).some(([label, value]) => labels[label] !== value)) continue;
     buckets.push({ le: labels.le === '+Inf' ? Infinity : Number(labels.le), count: Number(match[2]) });
   }
@@ -64,7 +67,7 @@ export function histogramTotal(text: string, name: string, labels: Record<string
     if (source === undefined) return 0;
     let total = 0;
     for (const match of source.matchAll(new RegExp(`^${name}_${suffix}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
-      const series = Object.fromEntries([...(match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]));
+      const series = labelsOf(match[1]);
       if (Object.entries(labels).every(([label, wanted]) => series[label] === wanted)) total += Number(match[2]);
     }
     return total;

@@ -6,6 +6,6 @@ export { startApp, type AppProcess } from './app-process.ts';
 export { describeMachine, type MachineSummary } from './machine.ts';
 export { histogramQuantiles, histogramTotal, scrapeMetrics, stageRows, type Quantiles } from './histograms.ts';
 export { coresBetween, readCpu, type CpuReading } from './cpu-use.ts';
-export { phaseStart, phaseUse, phaseUseRows, type PhaseStart, type PhaseUse } from './phase-use.ts';
+export { phaseStart, phaseUse, phaseUseTable, type PhaseStart, type PhaseUse } from './phase-use.ts';
 export { startSystem, type RunningSystem, type SystemOptions } from './system.ts';
 export { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';

@@ -35,21 +35,22 @@ export interface PhaseUse {
 export async function phaseUse(start: PhaseStart): Promise<PhaseUse> {
   const apps = [...start.metrics.keys()];
   const cores = coresBetween(start.cpu, readRunCpu(apps));
+  const scrapes = await Promise.all(apps.map((app) => scrapeMetrics(app.opsPort)));
   const gc: Record<string, GcPauses> = {};
-  for (const app of apps) {
-    const now = await scrapeMetrics(app.opsPort);
-    const pauses = (kind: string) => histogramTotal(now, 'nodejs_gc_duration_seconds', { kind }, start.metrics.get(app));
+  apps.forEach((app, n) => {
+    const pauses = (kind: string) => histogramTotal(scrapes[n]!, 'nodejs_gc_duration_seconds', { kind }, start.metrics.get(app));
     gc[app.name] = { minor: pauses('minor'), major: pauses('major') };
-  }
+  });
   return { cores, gc };
 }
 
-/** `phaseUse` as markdown table rows: `| process | cores | minor GC pauses | major GC pauses |`. */
-export function phaseUseRows(use: PhaseUse, machineCores: number): string[] {
+/** `phaseUse` as a markdown table under `caption`: `| process | cores | minor GC pauses | major GC pauses |`. */
+export function phaseUseTable(caption: string, use: PhaseUse, machineCores: number): string[] {
   const pauses = ({ count, totalMs }: { count: number; totalMs: number }) => `${count} · ${totalMs} ms`;
   const meaning: Record<string, string> = { bench: 'this benchmark (load and counting)', ...SERVER_COMMANDS, machine: `the machine, every process (of ${machineCores} cores)` };
-  return Object.entries(use.cores).map(([name, cores]) => {
+  const rows = Object.entries(use.cores).map(([name, cores]) => {
     const gc = use.gc[name];
     return `| ${meaning[name] ?? name} | ${cores} | ${gc ? pauses(gc.minor) : '—'} | ${gc ? pauses(gc.major) : '—'} |`;
   });
+  return [`${caption} (CPU time from /proc; GC pauses from prom-client's \`nodejs_gc_duration_seconds\`):`, '', '| process | cores | minor GC pauses | major GC pauses |', '|---|---|---|---|', ...rows, ''];
 }
