@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Span } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -60,8 +59,8 @@ export function createRelay(options: RelayOptions) {
   const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs, batchesInFlight = BATCHES_IN_FLIGHT, tenantRate = 0 } = options;
   let running = false;
   let loop: Promise<void> | undefined;
-  // Aborts the current wait: stop() always, poke() only while waiting for work.
-  let wait: { controller: AbortController; wakeable: boolean } | undefined;
+  // Cuts the current wait short: stop() always, poke() only while waiting for work.
+  let wait: { cut: () => void; wakeable: boolean } | undefined;
   // Set by a wake-up that arrives after the last claim started, so the next wait is skipped.
   let wakeRequested = false;
   // When the first wake-up (notification or poll) not yet answered by a claim came.
@@ -155,7 +154,7 @@ export function createRelay(options: RelayOptions) {
   function wake(): void {
     wakeRequested = true;
     wokenAt ??= performance.now();
-    if (wait?.wakeable) wait.controller.abort();
+    if (wait?.wakeable) wait.cut();
   }
 
   /**
@@ -201,7 +200,7 @@ export function createRelay(options: RelayOptions) {
       .catch((error: unknown) => {
         publishFailure ??= error as Error;
         // Cuts a wait for work short, never a backoff.
-        if (wait?.wakeable) wait.controller.abort();
+        if (wait?.wakeable) wait.cut();
       })
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
@@ -246,8 +245,18 @@ export function createRelay(options: RelayOptions) {
   async function pause(ms: number, wakeable: boolean): Promise<void> {
     if (!running) return;
     if (wakeable && wakeRequested) return;
-    wait = { controller: new AbortController(), wakeable };
-    const expired = await sleep(ms, true, { signal: wait.controller.signal }).catch(() => false);
+    // A timer and a resolver, not an aborted `timers/promises` sleep: every abort made a
+    // DOMException with its stack, a twentieth of the relay's CPU at 2,000 events/s.
+    const expired = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(resolve, ms, true);
+      wait = {
+        wakeable,
+        cut: () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      };
+    });
     if (expired && wakeable) wokenAt ??= performance.now();
     wait = undefined;
   }
@@ -261,7 +270,7 @@ export function createRelay(options: RelayOptions) {
     /** Stops claiming, lets the batches in flight finish (published and deleted, or given back), then resolves. */
     async stop(): Promise<void> {
       running = false;
-      wait?.controller.abort();
+      wait?.cut();
       await loop;
     },
     /**
