@@ -26,14 +26,20 @@ export const isLive = (state: SourceEntity | SourceTombstone): state is SourceEn
 
 const columnsOf = (synced: SyncedType) => Object.values(synced.fields);
 
-/** The columns a row copies from the source's entity: its fields, its version and timestamps. */
+/**
+ * The columns a row copies from the source's entity: its fields, its version and timestamps.
+ * The timestamps stay the source's RFC 3339 strings, which PostgreSQL reads as `timestamptz`
+ * from the JSON parameter: a `Date` per timestamp made building and serialising a round of
+ * 1,000 rows two to six times slower. One PostgreSQL cannot read fails the write like any
+ * state it refuses (`applyReferences` then writes entity by entity and dead-letters that one).
+ */
 function copiedColumns(synced: SyncedType, entity: SourceEntity) {
   return {
     ...Object.fromEntries(Object.entries(synced.fields).map(([field, column]) => [column, entity[field] ?? null])),
     version: entity.version,
     deleted_at: null,
-    source_created_at: new Date(entity.createdAt),
-    source_updated_at: new Date(entity.updatedAt),
+    source_created_at: entity.createdAt,
+    source_updated_at: entity.updatedAt,
   };
 }
 

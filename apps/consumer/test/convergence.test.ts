@@ -189,6 +189,19 @@ describe('the consumer converges to the source whatever the bus carries', () => 
     await eventually(async () => expect(await copy(id)).toEqual([{ org_id: a.id, name: 'Real 2', version: 2, deleted: false }]), 20_000);
   });
 
+  it("copies the source's creation and update times, to the millisecond the Reference API serves", async () => {
+    const id = (
+      await sourceAdmin`
+        INSERT INTO users (org_id, name, email, created_at, updated_at)
+        VALUES (${a.id}, 'Timed', ${`${randomUUID()}@x.test`}, '2001-02-03T04:05:06.789+00', '2026-11-27T23:59:59.999+05:30') RETURNING id`
+    )[0]!.id as string;
+    await send([ref(a.id, id, 'CREATED', 1)]);
+    await eventually(async () => expect(await copy(id)).toHaveLength(1), 20_000);
+    const [row] = await consumerAdmin`SELECT source_created_at, source_updated_at FROM synced_users WHERE id = ${id}`;
+    expect(row!.source_created_at.toISOString()).toBe('2001-02-03T04:05:06.789Z');
+    expect(row!.source_updated_at.toISOString()).toBe('2026-11-27T18:29:59.999Z');
+  });
+
   it('a reference whose version overflows a bigint is dead-lettered at once, and the partition flows on', async () => {
     const id = await newUser(a.id, 'Overflow');
     const started = Date.now();
