@@ -25,7 +25,11 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
    * the relay when they are more than one: each of them then has another beside it.
    */
   function sharing(at: number): boolean {
-    for (const [tenant, claimedAt] of lastClaimed) if (at - claimedAt > SHARING_WINDOW_MS) lastClaimed.delete(tenant);
+    // forEach, not for…of: the entries a for…of destructured here were a sixteenth of all the
+    // relay allocated at 2,000 events/s over a hundred tenants (a heap sampling of relay:bench).
+    lastClaimed.forEach((claimedAt, tenant) => {
+      if (at - claimedAt > SHARING_WINDOW_MS) lastClaimed.delete(tenant);
+    });
     return lastClaimed.size > 1;
   }
 
