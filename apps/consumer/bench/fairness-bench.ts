@@ -1,7 +1,7 @@
 /**
  * Tenants isolated in time (`nx run consumer:bench-fairness`). One run, fresh databases and
  * topics, the real source, relay and consumer as child processes:
- *   1. quiet idle: a quiet tenant writes one user every 200 ms; source commit → consumer commit;
+ *   1. quiet idle: a quiet tenant writes one user every 50 ms; source commit → consumer commit;
  *   2. import alone: another tenant imports BENCH_IMPORT users (default 100,000) in one
  *      transaction, as a data migration would; users/s until all are in the copy;
  *   3. import shared: the same import again while the quiet tenant keeps writing; the quiet
@@ -23,7 +23,12 @@ import { describeMachine, phaseStart, phaseUse, phaseUseTable, readTopic, startT
 import { percentile, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const IMPORT = Number(process.env.BENCH_IMPORT ?? 100_000);
-const QUIET_EVERY_MS = 200;
+/**
+ * One quiet user every 50 ms: about 200 changes idle and 300 during an import, so each p99 is a
+ * percentile. At one every 200 ms (until 2026-11-28) there were 50 and 75, and the p99 of each
+ * was its slowest change: one stall in the idle phase moved the target threefold.
+ */
+const QUIET_EVERY_MS = 50;
 const IDLE_SECONDS = 10;
 const PARTITIONS = 6;
 const { a: quiet, b: importer } = testTenants;
@@ -154,8 +159,8 @@ async function main() {
     const result = {
       quiet_idle_p50_ms: percentile(idle.total, 50),
       quiet_idle_p99_ms: percentile(idle.total, 99),
+      quiet_idle_max_ms: percentile(idle.total, 100),
       quiet_during_import_p50_ms: percentile(during.total, 50),
-      // With about 80 changes the p99 is their slowest; the p95 says whether it stood alone.
       quiet_during_import_p95_ms: percentile(during.total, 95),
       quiet_during_import_p99_ms: percentile(during.total, 99),
       quiet_during_import_max_ms: percentile(during.total, 100),
@@ -176,7 +181,7 @@ async function main() {
       '',
       '| measure | result | target |',
       '|---|---|---|',
-      `| quiet tenant, idle system: source commit → consumer commit (${idle.total.length} changes) | p50 ${result.quiet_idle_p50_ms} ms · p99 ${result.quiet_idle_p99_ms} ms | — |`,
+      `| quiet tenant, idle system: source commit → consumer commit (${idle.total.length} changes) | p50 ${result.quiet_idle_p50_ms} ms · p99 ${result.quiet_idle_p99_ms} ms · max ${result.quiet_idle_max_ms} ms | — |`,
       `| quiet tenant during a ${rate(IMPORT)}-user import (${during.total.length} changes) | p50 ${result.quiet_during_import_p50_ms} ms · p95 ${result.quiet_during_import_p95_ms} ms · p99 ${result.quiet_during_import_p99_ms} ms · max ${result.quiet_during_import_max_ms} ms | p99 ≤ 3 × idle p99 and ≤ 500 ms |`,
       `| import alone → all in the copy | ${rate(aloneEps)} users/s | — |`,
       `| import with the quiet tenant writing | ${rate(sharedEps)} users/s (${Math.round((sharedEps / aloneEps) * 100)} % of alone) | ≥ 80 % |`,
