@@ -3,9 +3,9 @@
  * databases and topics, with the real source, relay and consumer as child processes:
  *   1. throughput: 100,000 users inserted in source_db (the trigger writes their outbox rows)
  *      before the relay starts; users/s from the relay's start until consumer_db holds them all;
- *   2. latency: 500 new users/s offered for 30 s by direct inserts; source commit
- *      (users.created_at) → consumer commit (synced_users.synced_at), both stamped by now()
- *      on the same PostgreSQL server, so the two clocks are one.
+ *   2. latency: 500 new users/s offered for 30 s by direct inserts; source commit (the moment
+ *      the INSERT's COMMIT returned, as the relay bench measures commit → Kafka) → consumer
+ *      commit (synced_users.synced_at, the PostgreSQL server's clock, on this same machine).
  * Prints a table, appends it to BENCHMARKS.md (not with BENCH_RECORD=0), and ends with one
  * JSON line. BENCH_USERS, BENCH_TENANTS, BENCH_RATE, BENCH_SECONDS and the consumer's own
  * settings (CONSUMER_CONCURRENCY, DATABASE_POOL_SIZE, …, passed through) reshape a run.
@@ -33,9 +33,14 @@ const rate = (n: number) => Math.round(n).toLocaleString('en-US');
 const benchTenant = (n: number) => `00000000-0000-0000-0001-${String(n).padStart(12, '0')}`;
 
 /** Offers `perSecond` new users for `seconds` as small transactions (about 10 rows each), catching up on the schedule. */
-async function offerUsers(source: postgres.Sql, perSecond: number, seconds: number): Promise<number> {
+/**
+ * Offers `perSecond` new users for `seconds`, in statements of up to 40; resolves with the rate
+ * offered and, for each user, when its statement's COMMIT returned (ms, this process's clock).
+ */
+async function offerUsers(source: postgres.Sql, perSecond: number, seconds: number) {
   const started = performance.now();
   const total = perSecond * seconds;
+  const committed = new Map<string, number>();
   let offered = 0;
   while (offered < total) {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * perSecond));
@@ -44,13 +49,16 @@ async function offerUsers(source: postgres.Sql, perSecond: number, seconds: numb
       continue;
     }
     const count = Math.min(due - offered, 40);
-    await source.unsafe(`
+    const rows = await source.unsafe(`
       INSERT INTO users (org_id, name, email)
       SELECT ('00000000-0000-0000-0001-' || lpad((n % ${TENANTS})::text, 12, '0'))::uuid, 'Steady ' || n, 'steady' || n || '@bench.test'
-        FROM generate_series(${offered}, ${offered + count - 1}) n`);
+        FROM generate_series(${offered}, ${offered + count - 1}) n
+      RETURNING id`);
+    const at = Date.now();
+    for (const row of rows) committed.set(row.id as string, at);
     offered += count;
   }
-  return total / ((performance.now() - started) / 1000);
+  return { offeredRate: total / ((performance.now() - started) / 1000), committed };
 }
 
 async function main() {
@@ -101,13 +109,10 @@ async function main() {
     const since = new Date();
     const beforeSteady = await scrapeStages(relay.opsPort, consumerOpsPort);
     const steadyStart = await phaseStart(apps);
-    const offeredRate = await offerUsers(source, RATE, SECONDS);
+    const { offeredRate, committed } = await offerUsers(source, RATE, SECONDS);
     await waitForCount(consumerDb, USERS + RATE * SECONDS, 120_000);
     const steadyUse = await phaseUse(steadyStart);
     const stages = stagesBetween(beforeSteady, await scrapeStages(relay.opsPort, consumerOpsPort));
-    const committed = new Map(
-      (await source`SELECT id, extract(epoch FROM created_at) * 1000 AS ms FROM users WHERE created_at >= ${since}`).map((row) => [row.id as string, Number(row.ms)]),
-    );
     const synced = await consumerDb`SELECT id, extract(epoch FROM synced_at) * 1000 AS ms FROM synced_users WHERE synced_at >= ${since}`;
     const latencies = synced.flatMap((row) => {
       const at = committed.get(row.id as string);
