@@ -32,10 +32,10 @@ const progress = (line: string) => process.stderr.write(`[consumer-bench] ${line
 const rate = (n: number) => Math.round(n).toLocaleString('en-US');
 const benchTenant = (n: number) => `00000000-0000-0000-0001-${String(n).padStart(12, '0')}`;
 
-/** Offers `perSecond` new users for `seconds` as small transactions (about 10 rows each), catching up on the schedule. */
 /**
- * Offers `perSecond` new users for `seconds`, in statements of up to 40; resolves with the rate
- * offered and, for each user, when its statement's COMMIT returned (ms, this process's clock).
+ * Offers `perSecond` new users for `seconds` as small transactions (about 10 rows each, up to
+ * 40 when catching up on the schedule); resolves with the rate offered and, for each user, when
+ * its transaction's COMMIT returned (ms, this process's clock).
  */
 async function offerUsers(source: postgres.Sql, perSecond: number, seconds: number) {
   const started = performance.now();

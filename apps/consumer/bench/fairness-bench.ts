@@ -8,8 +8,9 @@
  *      tenant's latency during the import, and the import's rate.
  * Latency runs from the moment the quiet INSERT's COMMIT returned (the bench's clock) to
  * synced_users.synced_at (the PostgreSQL server's clock; both on this one machine), as the relay
- * bench measures commit → Kafka. How long the INSERT itself took to commit is printed apart. Prints a table, appends it to BENCHMARKS.md (not with
- * BENCH_RECORD=0), and ends with one JSON line.
+ * bench measures commit → Kafka; how long the INSERT itself took to commit is printed apart.
+ * Prints a table, appends it to BENCHMARKS.md (not with BENCH_RECORD=0), and ends with one JSON
+ * line.
  */
 import { appendFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';

@@ -246,7 +246,7 @@ export function createRelay(options: RelayOptions) {
     if (!running) return;
     if (wakeable && wakeRequested) return;
     // A timer and a resolver, not an aborted `timers/promises` sleep: every abort made a
-    // DOMException with its stack, a twentieth of the relay's CPU at 2,000 events/s.
+    // DOMException with its stack: 5.8 % of the relay's busy CPU at 2,000 events/s.
     const expired = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(resolve, ms, true);
       wait = {
