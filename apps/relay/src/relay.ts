@@ -226,8 +226,10 @@ export function createRelay(options: RelayOptions) {
           continue;
         }
         if (claimer.backlog() && downstream && downstream.lag() >= downstream.maxLag) {
-          // Not wakeable: the commits notified meanwhile go by the express claim.
+          // Not wakeable: the commits notified meanwhile go by the express claim, and this one
+          // stands in for the poll, for a commit whose notification was missed.
           metrics.lagHolds.inc();
+          claimExpress();
           await pause(pollIntervalMs, false);
           continue;
         }
