@@ -40,6 +40,9 @@ export async function waitForCount(consumer: postgres.Sql, count: number, timeou
   }
 }
 
+/** The consumer's group, whose lag the relay keeps under RELAY_MAX_LAG. */
+const consumerGroup = `bench-${Date.now()}`;
+
 export async function startApps(infra: TestInfrastructure, topicTemplate: string) {
   const internalPort = await freePort();
   const source = await startApp(
@@ -54,7 +57,7 @@ export async function startApps(infra: TestInfrastructure, topicTemplate: string
       CONSUMER_DATABASE_URL: infra.consumerAppUrl,
       KAFKA_BROKERS: infra.brokers,
       KAFKA_TOPIC_TEMPLATE: topicTemplate,
-      KAFKA_GROUP_ID: `bench-${Date.now()}`,
+      KAFKA_GROUP_ID: consumerGroup,
       SOURCE_INTERNAL_URL: `https://localhost:${internalPort}`,
       PUBLIC_PORT: String(await freePort()),
       RECONCILE_INTERVAL_MS: '0',
@@ -68,7 +71,16 @@ export async function startApps(infra: TestInfrastructure, topicTemplate: string
 export const startRelay = async (infra: TestInfrastructure, topicTemplate: string) =>
   startApp(
     'relay',
-    { RELAY_DATABASE_URL: infra.relayAppUrl, KAFKA_BROKERS: infra.brokers, KAFKA_TOPIC_TEMPLATE: topicTemplate, RELAY_ID: 'bench-relay', LOG_LEVEL: 'warn' },
+    {
+      RELAY_DATABASE_URL: infra.relayAppUrl,
+      KAFKA_BROKERS: infra.brokers,
+      KAFKA_TOPIC_TEMPLATE: topicTemplate,
+      RELAY_ID: 'bench-relay',
+      RELAY_LAG_GROUPS: consumerGroup,
+      LOG_LEVEL: 'warn',
+      // To compare with another bound, or none (0): docs/relay.md, "A backlog waits in the outbox".
+      ...(process.env.BENCH_RELAY_MAX_LAG ? { RELAY_MAX_LAG: process.env.BENCH_RELAY_MAX_LAG } : {}),
+    },
     await freePort(),
   );
 

@@ -10,6 +10,8 @@ export interface EventTopics {
   topicOf(entityType: string): string;
   /** Makes sure the topics of these types exist before their messages are sent. */
   prepare(entityTypes: Iterable<string>): Promise<void>;
+  /** The topics prepared so far: those this relay publishes to. */
+  prepared(): string[];
 }
 
 export function createEventTopics(kafka: Kafka, settings: EventTopicSettings): EventTopics {
@@ -22,5 +24,6 @@ export function createEventTopics(kafka: Kafka, settings: EventTopicSettings): E
       await ensureEventTopics(kafka, settings, fresh, 30_000);
       for (const entityType of fresh) prepared.add(entityType);
     },
+    prepared: () => [...prepared].map((entityType) => eventTopic(settings.KAFKA_TOPIC_TEMPLATE, entityType)),
   };
 }

@@ -30,6 +30,16 @@ export function createRelayMetrics(registry: Registry, collectPending: () => Pro
       help: 'Outbox rows taken by express claims: commits notified during a backlog, claimed beside the full batches',
       registers: [registry],
     }),
+    lagHolds: new Counter({
+      name: 'relay_lag_holds_total',
+      help: 'Waits of the relay loop, with a backlog in the outbox, because the consumer groups were RELAY_MAX_LAG messages behind',
+      registers: [registry],
+    }),
+    downstreamLag: new Gauge({
+      name: 'relay_downstream_lag_messages',
+      help: 'Messages the slowest consuming group of RELAY_LAG_GROUPS is behind on the events topics, as last read',
+      registers: [registry],
+    }),
     pacedClaims: new Counter({
       name: 'relay_paced_claims_total',
       help: 'Claims after which the relay waited because a tenant sharing it with others had reached RELAY_TENANT_RATE',

@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { RelayConfig } from '@tenant-sync/config';
+import { splitList, type RelayConfig } from '@tenant-sync/config';
 import { pingDatabase } from '@tenant-sync/db';
 import { brokersAnswer, createKafka, kafkaReadiness } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, waitForDependencies } from '@tenant-sync/ops';
 import { startTracing } from '@tenant-sync/tracing';
+import { watchDownstreamLag } from './downstream-lag.ts';
 import { createEventTopics } from './event-topics.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { listenForOutboxCommits } from './outbox-listener.ts';
@@ -46,10 +47,24 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
     },
   });
   onClose.push(() => opsServer.close());
+  const topics = createEventTopics(kafka, config);
+  const lagGroups = splitList(config.RELAY_LAG_GROUPS);
+  const downstream =
+    config.RELAY_MAX_LAG > 0 && lagGroups.length > 0
+      ? watchDownstreamLag({
+          kafka: { brokers: config.KAFKA_BROKERS, security: config },
+          groups: lagGroups,
+          topics: topics.prepared,
+          logger,
+          logLevel: config.LOG_LEVEL,
+          onRead: (lag) => metrics.downstreamLag.set(lag),
+        })
+      : undefined;
+  if (downstream) onClose.push(() => downstream.stop());
   const relay = createRelay({
     db,
     producer,
-    topics: createEventTopics(kafka, config),
+    topics,
     logger,
     metrics,
     relayId,
@@ -57,6 +72,7 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
     pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
     leaseMs: config.RELAY_LEASE_MS,
     tenantRate: config.RELAY_TENANT_RATE,
+    downstream: downstream && { lag: downstream.current, maxLag: config.RELAY_MAX_LAG },
   });
 
   return {

@@ -28,6 +28,8 @@ export interface RelayOptions {
   batchesInFlight?: number;
   /** Rows a second of one tenant while other tenants have changes too (`RELAY_TENANT_RATE`); 0 or none: unpaced. */
   tenantRate?: number;
+  /** The consumers' lag, and how much of it holds a backlog in the outbox (`RELAY_MAX_LAG`, see `run`). */
+  downstream?: { lag: () => number; maxLag: number };
 }
 
 /** After a failed batch: from 200 ms, doubling, at most 10 s, for as long as the failure lasts. */
@@ -54,9 +56,16 @@ const EXPRESS_ROWS = 100;
  * flight (see `claimBatch`), so this keeps each entity in order. An empty or partial batch
  * waits `pollIntervalMs` or until `poke()`. A failed publish gives its rows back; then the loop
  * backs off exponentially with jitter, and carries on.
+ *
+ * A backlog is published no faster than the consumers apply it: while they are `maxLag`
+ * messages behind (`downstream`), the loop claims no full batch and the backlog stays in the
+ * outbox. There every tenant's next change is claimed first (the express claim, the turns);
+ * in Kafka it would wait behind the backlog in every partition. A relay that published a
+ * million-row import as fast as it could left the consumer 465,000 messages behind, and the
+ * other tenants' changes behind them (`consumer:bench-fairness` with BENCH_IMPORT=1000000).
  */
 export function createRelay(options: RelayOptions) {
-  const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs, batchesInFlight = BATCHES_IN_FLIGHT, tenantRate = 0 } = options;
+  const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs, batchesInFlight = BATCHES_IN_FLIGHT, tenantRate = 0, downstream } = options;
   let running = false;
   let loop: Promise<void> | undefined;
   // Cuts the current wait short: stop() always, poke() only while waiting for work.
@@ -214,6 +223,14 @@ export function createRelay(options: RelayOptions) {
         if (publishFailure) throw publishFailure;
         if (inFlight.size >= batchesInFlight) {
           await Promise.race(inFlight);
+          continue;
+        }
+        if (claimer.backlog() && downstream && downstream.lag() >= downstream.maxLag) {
+          // Not wakeable: the commits notified meanwhile go by the express claim, and this one
+          // stands in for the poll, for a commit whose notification was missed.
+          metrics.lagHolds.inc();
+          claimExpress();
+          await pause(pollIntervalMs, false);
           continue;
         }
         // Only a claim from the start can tell that the outbox has nothing more.

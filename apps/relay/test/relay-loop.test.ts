@@ -77,17 +77,18 @@ function fakeProducer() {
   return { producer, sends };
 }
 
-function relayWith(producer: Producer, batchSize = 2, registry = new Registry()) {
+function relayWith(producer: Producer, batchSize = 2, registry = new Registry(), downstream?: { lag: () => number; maxLag: number }) {
   return createRelay({
     db: {} as Kysely<SourceDatabase>,
     producer,
-    topics: { topicOf: () => 'user-events', prepare: async () => {} },
+    topics: { topicOf: () => 'user-events', prepare: async () => {}, prepared: () => ['user-events'] },
     logger: pino({ level: 'silent' }),
     metrics: createRelayMetrics(registry, async () => ({ depth: 0, oldestAgeSeconds: 0, parked: 0, tenants: [] })),
     relayId: 'relay-1',
     batchSize,
     pollIntervalMs: 200,
     leaseMs: 30_000,
+    downstream,
   });
 }
 
@@ -172,6 +173,53 @@ describe('relay loop', () => {
     await until(() => sends.length === 4);
     sends[3]?.settle();
     await until(() => outbox.calls.includes('delete 6'));
+    await relay.stop();
+  });
+
+  it('while the consumers are RELAY_MAX_LAG behind, leaves a backlog in the outbox but publishes new commits by express claims, notified or not; claims again once they catch up', async () => {
+    outbox.backlog = true;
+    outbox.pending = [row(), row(), row(), row()];
+    let lag = 0;
+    const registry = new Registry();
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer, 2, registry, { lag: () => lag, maxLag: 100 });
+    relay.start();
+    await until(() => sends.length === 2);
+    lag = 100;
+    sends[0]?.settle();
+    sends[1]?.settle();
+    await until(() => outbox.calls.includes('delete 3,4'));
+    // The backlog waits: no claim of the loop while the consumers are behind.
+    outbox.pending = [row(), row(), row(), row()];
+    const claims = outbox.calls.filter((call) => call === 'claim').length;
+    await sleep(300);
+    expect(outbox.calls.filter((call) => call === 'claim')).toHaveLength(claims);
+    expect(await registry.getSingleMetricAsString('relay_lag_holds_total')).toMatch(/relay_lag_holds_total [1-9]/);
+    // A commit whose notification was missed goes by an express claim in place of the poll.
+    await until(() => sends.length === 3);
+    expect(sends[2]?.count).toBe(4);
+    sends[2]?.settle();
+    // A commit notified meanwhile goes by the express claim at once.
+    outbox.pending = [row()];
+    relay.poke();
+    await until(() => sends.length === 4);
+    expect(sends[3]?.count).toBe(1);
+    sends[3]?.settle();
+    outbox.pending = [row(), row()];
+    lag = 99;
+    await until(() => sends.length === 5);
+    expect(outbox.calls.filter((call) => call === 'claim').length).toBeGreaterThan(claims);
+    sends[4]?.settle();
+    await relay.stop();
+  });
+
+  it('without a backlog, claims whatever the consumers lag: the few rows of a quiet outbox are not held', async () => {
+    outbox.pending = [row()];
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer, 2, new Registry(), { lag: () => 1_000, maxLag: 100 });
+    relay.start();
+    await until(() => sends.length === 1);
+    sends[0]?.settle();
     await relay.stop();
   });
 

@@ -18,6 +18,14 @@ export const relayConfigSchema = Type.Object({
   RELAY_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   /** Rows a second one relay publishes of one tenant while other tenants have changes too; 0 turns pacing off. */
   RELAY_TENANT_RATE: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 12_000 }),
+  /**
+   * Messages the consumer groups of RELAY_LAG_GROUPS may be behind on the events topics before
+   * the relay stops publishing a backlog: past it, the backlog waits in the outbox, where every
+   * tenant's next change is claimed first, not in Kafka behind it (docs/relay.md); 0 turns it off.
+   */
+  RELAY_MAX_LAG: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 50_000 }),
+  /** The consumer groups whose lag RELAY_MAX_LAG bounds, comma-separated (the consumer's KAFKA_GROUP_ID). */
+  RELAY_LAG_GROUPS: Type.String({ default: 'tenant-sync-consumer' }),
   /** How long the source keeps a deleted entity's tombstone (7 days). */
   TOMBSTONE_RETENTION_MS: Type.Integer({ minimum: 0, maximum: 31_536_000_000, default: 604_800_000 }),
   /** How often the relay purges expired tombstones; 0 turns the purge off (another relay does it). */

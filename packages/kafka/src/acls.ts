@@ -46,8 +46,8 @@ export const readerGroupPrefix = 'tenant-sync-reader-';
 
 /**
  * The ACLs tenant-sync needs and nothing more, with the broker's StandardAuthorizer refusing
- * everything else (`allow.everyone.if.no.acl.found=false`): the relay writes the events topics
- * and cannot read anything; the consumer reads them in its group, commits its offsets and writes
+ * everything else (`allow.everyone.if.no.acl.found=false`): the relay writes the events topics,
+ * reads the consumers' lag and cannot read a message; the consumer reads them in its group, commits its offsets and writes
  * the dead-letter topics, but cannot write an events topic; the operator CLI reads the
  * dead-letter topics (`dlq`, with a reader group of its own) and writes the events topics
  * (`replay`). Topic names are literal, not prefixed: `user-events` is a prefix of
@@ -65,6 +65,14 @@ export function tenantSyncAcls({ principals, eventTopics, consumerGroup, createT
   });
   const rules: AclRule[] = [
     topic(principals.relay, eventTopics, ['Write', 'Describe'], 'publishes references (Write on a topic also lets an idempotent producer get its id: no cluster ACL)'),
+    {
+      principal: principals.relay,
+      resource: 'group',
+      pattern: 'literal',
+      names: [consumerGroup],
+      operations: ['Describe'],
+      why: "reads the consumers' committed offsets, to keep a backlog in the outbox while they lag (RELAY_MAX_LAG); it cannot join the group",
+    },
     topic(principals.consumer, eventTopics, ['Read', 'Describe'], 'reads references'),
     { principal: principals.consumer, resource: 'group', pattern: 'literal', names: [consumerGroup], operations: ['Read'], why: 'joins its group and commits offsets' },
     topic(principals.consumer, deadLetterTopics, ['Write', 'Describe'], 'parks what it cannot process'),

@@ -40,6 +40,8 @@ describe('tenantSyncAcls', () => {
     expect(allowed('User:relay', 'Write', 'topic', 'team-events')).toBe(true);
     expect(allowed('User:relay', 'Read', 'topic', 'user-events')).toBe(false);
     expect(allowed('User:relay', 'Write', 'topic', 'user-events.dlq')).toBe(false);
+    expect(allowed('User:relay', 'Describe', 'group', 'tenant-sync-consumer')).toBe(true);
+    expect(allowed('User:relay', 'Read', 'group', 'tenant-sync-consumer')).toBe(false);
     expect(allowed('User:consumer', 'Read', 'topic', 'user-events')).toBe(true);
     expect(allowed('User:consumer', 'Write', 'topic', 'user-events')).toBe(false);
     expect(allowed('User:consumer', 'Write', 'topic', 'team-events.dlq')).toBe(true);
