@@ -130,6 +130,9 @@ export function startLagReads({ kafka, groups, topics, logger, onRead }: LagRead
 /** The lag reader's entry point. */
 const LAG_READER = fileURLToPath(new URL('./lag-reader.ts', import.meta.url));
 
+/** A send to a reader that has just died: its 'exit' handles that. */
+const ignoreClosedChannel = () => {};
+
 /** How long after the lag reader died it is started again. */
 const RESTART_AFTER_MS = 5_000;
 
@@ -169,7 +172,10 @@ export function watchDownstreamLag({ kafka, groups, topics, logger, onRead, logL
   function start(): void {
     const child = fork(LAG_READER, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     reader = child;
-    child.send({ kafka, groups, logLevel } satisfies LagReaderStart);
+    // A process that could not start, or a message to one that just died, must not take the
+    // relay down: with a callback a failed send is reported there, not as an unhandled 'error'.
+    child.on('error', (error) => logger.warn({ err: error }, 'the lag reader failed'));
+    child.send({ kafka, groups, logLevel } satisfies LagReaderStart, ignoreClosedChannel);
     child.on('message', (message: { lag?: unknown }) => {
       if (typeof message.lag !== 'number') return;
       lag = message.lag;
@@ -191,7 +197,7 @@ export function watchDownstreamLag({ kafka, groups, topics, logger, onRead, logL
 
   // The reader learns the topics as the relay meets them.
   const sendTopics = setInterval(() => {
-    if (reader?.connected) reader.send({ topics: topics() });
+    if (reader?.connected) reader.send({ topics: topics() }, ignoreClosedChannel);
   }, READ_EVERY_MS);
   sendTopics.unref();
   start();
