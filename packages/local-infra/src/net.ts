@@ -15,15 +15,30 @@ export function isPortOpen(port: number, host = '127.0.0.1', timeoutMs = 500): P
   });
 }
 
-/** A TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports below the kernel's ephemeral range (32768–60999 on Linux) and above the ones this
+ * system and its engines listen on by default. A port from `listen(0)` comes out of the
+ * ephemeral range, where the kernel may hand it to an outgoing connection's local end
+ * before the process it was meant for binds it (EADDRINUSE); a port from this range is only
+ * ever taken by another `freePort` caller, which a random pick makes unlikely.
+ */
+const PICK_FROM = 20_000;
+const PICK_TO = 32_767;
+
+/** A TCP port that was free a moment ago, outside the kernel's ephemeral range. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM + 1));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free TCP port found between ${PICK_FROM} and ${PICK_TO}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
