@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { splitList, type RelayConfig } from '@tenant-sync/config';
 import { pingDatabase } from '@tenant-sync/db';
-import { brokersAnswer, createKafka, kafkaReadiness } from '@tenant-sync/kafka';
+import { brokersAnswer, createKafka, kafkaReadiness, kafkaSecurityOf } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, waitForDependencies } from '@tenant-sync/ops';
 import { startTracing } from '@tenant-sync/tracing';
-import { watchDownstreamLag } from './downstream-lag.ts';
+import { watchDownstreamLag } from './downstream-lag/watch.ts';
 import { createEventTopics } from './event-topics.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { listenForOutboxCommits } from './outbox-listener.ts';
@@ -52,7 +52,7 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
   const downstream =
     config.RELAY_MAX_LAG > 0 && lagGroups.length > 0
       ? watchDownstreamLag({
-          kafka: { brokers: config.KAFKA_BROKERS, security: config },
+          kafka: { brokers: config.KAFKA_BROKERS, security: kafkaSecurityOf(config) },
           groups: lagGroups,
           topics: topics.prepared,
           logger,

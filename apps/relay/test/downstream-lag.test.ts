@@ -3,7 +3,8 @@ import pino from 'pino';
 import { describe, expect, it, inject } from 'vitest';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { eventually } from '@tenant-sync/testing';
-import { createProgressTracker, lagOf, watchDownstreamLag } from '../src/downstream-lag.ts';
+import { createProgressTracker, lagOf } from '../src/downstream-lag/read.ts';
+import { watchDownstreamLag } from '../src/downstream-lag/watch.ts';
 
 const offsets = (committed: Record<string, bigint>, high: Record<string, bigint>) => ({
   committed: new Map(Object.entries(committed)),

@@ -15,5 +15,6 @@ export { ensureEventTopics, ensureTopics, type EventTopicSettings, type TopicSpe
 export { kafkaReadiness, type KafkaReadiness } from './readiness.ts';
 export { flattenHeaders, readFromOffsets, type OffsetRange, type StoredMessage } from './read-from-offsets.ts';
 export { brokersAnswer, type BrokersAnswerOptions } from './brokers-answer.ts';
-export { securityProperties, type KafkaSecuritySettings } from './security.ts';
+export { committedOffsets, partitionKey, watermarks, type PartitionWatermarks } from './group-offsets.ts';
+export { kafkaSecurityOf, securityProperties, type KafkaSecuritySettings } from './security.ts';
 export { aclCommandArgs, readerGroupPrefix, tenantSyncAcls, type AclOperation, type AclPlanOptions, type AclPrincipals, type AclRule } from './acls.ts';

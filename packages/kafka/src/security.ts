@@ -15,6 +15,20 @@ export interface KafkaSecuritySettings {
   KAFKA_PROPERTIES: Readonly<Record<string, string>>;
 }
 
+/** Only the Kafka security settings of `config`: what may be handed to another process. */
+export function kafkaSecurityOf(config: KafkaSecuritySettings): KafkaSecuritySettings {
+  return {
+    KAFKA_SECURITY_PROTOCOL: config.KAFKA_SECURITY_PROTOCOL,
+    KAFKA_SSL_CA_FILE: config.KAFKA_SSL_CA_FILE,
+    KAFKA_SSL_CERT_FILE: config.KAFKA_SSL_CERT_FILE,
+    KAFKA_SSL_KEY_FILE: config.KAFKA_SSL_KEY_FILE,
+    KAFKA_SASL_MECHANISM: config.KAFKA_SASL_MECHANISM,
+    KAFKA_SASL_USERNAME: config.KAFKA_SASL_USERNAME,
+    KAFKA_SASL_PASSWORD: config.KAFKA_SASL_PASSWORD,
+    KAFKA_PROPERTIES: config.KAFKA_PROPERTIES,
+  };
+}
+
 /**
  * The librdkafka properties of `settings`: the pass-through, then the security settings over
  * it. With TLS the broker's certificate is checked against the CA and its host name

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aclCommandArgs, securityProperties, tenantSyncAcls } from '../src/index.ts';
+import { aclCommandArgs, kafkaSecurityOf, securityProperties, tenantSyncAcls } from '../src/index.ts';
 
 const base = { KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512' as const, KAFKA_PROPERTIES: {} };
 
@@ -28,6 +28,14 @@ describe('securityProperties', () => {
   it('lets no pass-through property override a security setting', () => {
     const properties = securityProperties({ ...base, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_PROPERTIES: { 'security.protocol': 'plaintext', 'ssl.endpoint.identification.algorithm': 'none' } });
     expect(properties).toMatchObject({ 'security.protocol': 'ssl', 'ssl.endpoint.identification.algorithm': 'https' });
+  });
+});
+
+describe('kafkaSecurityOf', () => {
+  it("keeps an app's Kafka security settings and drops the rest of its configuration", () => {
+    const config = { ...base, KAFKA_SECURITY_PROTOCOL: 'SSL' as const, KAFKA_SSL_CA_FILE: '/ca.crt', RELAY_DATABASE_URL: 'postgres://relay:secret@db/source', KAFKA_BROKERS: 'kafka:9093' };
+    expect(kafkaSecurityOf(config)).toEqual({ ...base, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CA_FILE: '/ca.crt' });
+    expect(JSON.stringify(kafkaSecurityOf(config))).not.toContain('secret@db');
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Kafka } from '@tenant-sync/kafka';
+import { committedOffsets, partitionKey, watermarks, type Kafka } from '@tenant-sync/kafka';
 
 /** How far a consumer group is behind on one partition. */
 export interface PartitionLag {
@@ -24,16 +24,12 @@ export async function consumerLag(kafka: Kafka, groupId: string, topics: readonl
     const existing = new Set(await admin.listTopics());
     const present = topics.filter((topic) => existing.has(topic));
     if (present.length === 0) return [];
-    const committed = await admin.fetchOffsets({ groupId, topics: present });
-    const committedAt = new Map(committed.flatMap(({ topic, partitions }) => partitions.map(({ partition, offset }) => [`${topic}:${partition}`, offset] as const)));
+    const committed = await committedOffsets(admin, groupId, present);
     const lags: PartitionLag[] = [];
-    for (const topic of present) {
-      for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
-        const offset = committedAt.get(`${topic}:${partition}`);
-        const known = offset !== undefined && BigInt(offset) >= 0n;
-        const from = known ? BigInt(offset) : BigInt(low);
-        lags.push({ topic, partition, committed: known ? offset : null, high, lag: Number(BigInt(high) > from ? BigInt(high) - from : 0n) });
-      }
+    for (const { topic, partition, low, high } of await watermarks(admin, present)) {
+      const offset = committed.get(partitionKey(topic, partition));
+      const from = offset ?? low;
+      lags.push({ topic, partition, committed: offset === undefined ? null : String(offset), high: String(high), lag: Number(high > from ? high - from : 0n) });
     }
     return lags.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   } finally {

@@ -1,12 +1,12 @@
 /**
- * The relay's lag reader: a child process of the relay (`watchDownstreamLag`) that reads the
+ * The relay's lag reader: a child process of the relay (`watch.ts`) that reads the
  * consumer groups' lag with the Kafka admin API and sends it to the relay. The relay sends it
  * the brokers, the Kafka security and the groups first, then the topics as it meets them; it
  * exits when the relay is gone (its IPC channel closes).
  */
 import { createKafka } from '@tenant-sync/kafka';
 import { createLogger } from '@tenant-sync/ops';
-import { startLagReads, type LagReaderStart } from './downstream-lag.ts';
+import { startLagReads, type LagReaderStart } from './read.ts';
 
 let topics: readonly string[] = [];
 let reads: ReturnType<typeof startLagReads> | undefined;
