@@ -68,6 +68,17 @@ function splitLatencies(changes: QuietChange[], producedAt: ReadonlyMap<string |
 
 const quantiles = (values: number[]) => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
 
+/** The quiet changes of one phase of the import: how many, their latency, and its relay and consumer parts. */
+const phaseSummary = (split: ReturnType<typeof splitLatencies>) => ({
+  changes: split.total.length,
+  ...quantiles(split.total),
+  relay: quantiles(split.relay),
+  consumer: quantiles(split.consumer),
+});
+
+const phaseRow = (label: string, { changes, p50, p99, relay, consumer }: ReturnType<typeof phaseSummary>) =>
+  `| ${label} | ${changes} | ${p50} / ${p99} | ${relay.p50} / ${relay.p99} | ${consumer.p50} / ${consumer.p99} |`;
+
 /** A `done` for `quietWrites` that lets exactly one write through. */
 const onlyOnce = () => {
   let calls = 0;
@@ -81,6 +92,9 @@ async function main() {
   progress('starting PostgreSQL and Kafka (fresh databases and topics)');
   const { infra, stop } = await startTestInfrastructure();
   const source = postgres(infra.sourceAdminUrl, { max: 4, onnotice: () => {} });
+  // The quiet tenant writes as the source app does: as source_app, its tenant set for the
+  // transaction, so row-level security and the outbox trigger see what they see in production.
+  const quietSource = postgres(infra.sourceAppUrl, { max: 1, onnotice: () => {} });
   const copy = postgres(infra.consumerAdminUrl, { max: 2, onnotice: () => {} });
   const kafka = createKafka({ brokers: infra.brokers, clientId: 'fairness-bench', logger: pino({ level: 'error' }) });
   const apps: AppProcess[] = [];
@@ -103,23 +117,31 @@ async function main() {
     const written: QuietWrite[] = [];
     while (!done()) {
       const sentMs = Date.now();
-      const [row] = await source`INSERT INTO users (org_id, name, email) VALUES (${quiet.id}, 'Quiet', ${`quiet${sentMs}-${written.length}@fair.test`}) RETURNING id`;
-      written.push({ id: row!.id as string, sentMs, committedMs: Date.now() });
+      const id = await quietSource.begin(async (tx) => {
+        await tx`SELECT set_config('app.current_tenant', ${quiet.id}, true)`;
+        const [row] = await tx`INSERT INTO users (org_id, name, email) VALUES (${quiet.id}, 'Quiet', ${`quiet${sentMs}-${written.length}@fair.test`}) RETURNING id`;
+        return row!.id as string;
+      });
+      written.push({ id, sentMs, committedMs: Date.now() });
       await sleep(QUIET_EVERY_MS);
     }
     return written;
   };
   const importedCount = async () => (await copy`SELECT count(*)::int AS n FROM synced_users WHERE org_id = ${importer.id}`)[0]!.n as number;
-  /** Imports IMPORT users in one transaction; resolves with users/s until the copy holds them all. */
+  /**
+   * Imports IMPORT users in one transaction; resolves with users/s until the copy holds them
+   * all, and when its COMMIT returned: until then its rows sat uncommitted in the outbox.
+   */
   const importAndDrain = async (round: number) => {
     const before = await importedCount();
     const started = Date.now();
     await source.unsafe(`
       INSERT INTO users (org_id, name, email)
       SELECT '${importer.id}'::uuid, 'Imported ' || n, 'import${round}-' || n || '@fair.test' FROM generate_series(1, ${IMPORT}) n`);
+    const committedMs = Date.now();
     const report = (n: number) => progress(`  ${rate(n - before)} of ${rate(IMPORT)} imported users synced`);
     const lastSynced = await waitForCount(copy, before + IMPORT, 600_000, report, importer.id);
-    return IMPORT / ((lastSynced - started) / 1_000);
+    return { eps: IMPORT / ((lastSynced - started) / 1_000), openMs: committedMs - started, committedMs };
   };
 
   try {
@@ -147,7 +169,7 @@ async function main() {
     await source.unsafe('VACUUM ANALYZE outbox, users');
     await copy.unsafe('VACUUM ANALYZE synced_users');
     progress(`import alone: ${rate(IMPORT)} users in one transaction`);
-    const aloneEps = await importAndDrain(1);
+    const { eps: aloneEps } = await importAndDrain(1);
 
     // Both rounds start from tables without dead rows: this machine's PostgreSQL runs without
     // autovacuum, and the first round leaves 100,000 deleted outbox rows behind.
@@ -157,7 +179,7 @@ async function main() {
     let importing = true;
     const sharedStart = await phaseStart(apps);
     const quietDuring = quietWrites(() => !importing);
-    const sharedEps = await importAndDrain(2);
+    const { eps: sharedEps, openMs: importOpenMs, committedMs: importCommittedMs } = await importAndDrain(2);
     importing = false;
     const sharedUse = await phaseUse(sharedStart);
     const duringChanges = await quietChanges(await quietDuring);
@@ -170,6 +192,17 @@ async function main() {
     );
     const idle = splitLatencies(idleChanges, producedAt, notified);
     const during = splitLatencies(duringChanges, producedAt, notified);
+    // The quiet changes committed while the import's transaction was still open, and after.
+    const whileOpen = splitLatencies(
+      duringChanges.filter((change) => change.committedMs < importCommittedMs),
+      producedAt,
+      notified,
+    );
+    const afterCommit = splitLatencies(
+      duringChanges.filter((change) => change.committedMs >= importCommittedMs),
+      producedAt,
+      notified,
+    );
 
     const result = {
       quiet_idle_p50_ms: percentile(idle.total, 50),
@@ -183,6 +216,10 @@ async function main() {
       import_eps_shared: Math.round(sharedEps),
       quiet_relay_ms: { idle: quantiles(idle.relay), during_import: quantiles(during.relay) },
       quiet_consumer_ms: { idle: quantiles(idle.consumer), during_import: quantiles(during.consumer) },
+      // The import's phases: its transaction open (its rows uncommitted in the outbox), then drained.
+      import_open_ms: importOpenMs,
+      quiet_while_import_open_ms: phaseSummary(whileOpen),
+      quiet_after_import_commit_ms: phaseSummary(afterCommit),
       // Before the latency starts: the quiet INSERT, sent → COMMIT returned (the source's write, which waits for the WAL flush).
       quiet_insert_ms: { idle: quantiles(idle.insert), during_import: quantiles(during.insert) },
       // Within the relay's part: COMMIT returned → the commit's NOTIFY at a listener of this process.
@@ -215,6 +252,13 @@ async function main() {
       `| idle system | ${result.quiet_insert_ms.idle.p50} / ${result.quiet_insert_ms.idle.p99} | ${result.quiet_relay_ms.idle.p50} / ${result.quiet_relay_ms.idle.p99} | ${result.quiet_consumer_ms.idle.p50} / ${result.quiet_consumer_ms.idle.p99} |`,
       `| during the import | ${result.quiet_insert_ms.during_import.p50} / ${result.quiet_insert_ms.during_import.p99} | ${result.quiet_relay_ms.during_import.p50} / ${result.quiet_relay_ms.during_import.p99} | ${result.quiet_consumer_ms.during_import.p50} / ${result.quiet_consumer_ms.during_import.p99} |`,
       '',
+      `The import's transaction was open for ${rate(importOpenMs)} ms, its rows uncommitted in the outbox; the quiet tenant's changes in that time and after its commit:`,
+      '',
+      '| quiet tenant | changes | COMMIT returned → copy commit, p50 / p99 ms | relay part, p50 / p99 ms | consumer part, p50 / p99 ms |',
+      '|---|---|---|---|---|',
+      phaseRow('import transaction open', result.quiet_while_import_open_ms),
+      phaseRow('after its commit', result.quiet_after_import_commit_ms),
+      '',
       ...phaseUseTable("Where the shared import's cores went, from its INSERT to its last user in the copy", sharedUse, machine.cores),
     ].join('\n');
     process.stdout.write(`\n${report}\n`);
@@ -225,6 +269,7 @@ async function main() {
     for (const app of apps.reverse()) await app.stop(10_000).catch(() => {});
     await listener.end({ timeout: 5 });
     await source.end();
+    await quietSource.end();
     await copy.end();
     await stop();
   }
