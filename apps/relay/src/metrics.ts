@@ -6,8 +6,9 @@ const LATENCY_BUCKETS = [0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 
 
 /**
  * The stages of one batch, in order: `wake` (the first notification or poll the claim answers →
- * the claim starts), `claim` (the claim statement), `produce` (send → the last Kafka ack),
- * `delete` (the delete statement).
+ * the claim starts; the loop's claims only, an express claim starts at its notification),
+ * `claim` (the claim statement), `produce` (send → the last Kafka ack), `delete` (the delete
+ * statement).
  */
 export const BATCH_STAGES = ['wake', 'claim', 'produce', 'delete'] as const;
 export type BatchStage = (typeof BATCH_STAGES)[number];
@@ -27,7 +28,7 @@ export function createRelayMetrics(registry: Registry, collectPending: () => Pro
     publishErrors: new Counter({ name: 'relay_publish_errors_total', help: 'Batches whose publish failed', registers: [registry] }),
     expressClaimed: new Counter({
       name: 'relay_express_claimed_total',
-      help: 'Outbox rows taken by express claims: commits notified during a backlog, claimed beside the full batches',
+      help: 'Outbox rows taken by express claims beside the loop: commits whose notification named their tenant, and commits notified during a backlog',
       registers: [registry],
     }),
     lagHolds: new Counter({

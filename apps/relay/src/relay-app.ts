@@ -98,7 +98,7 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
       }
       relay.start();
       onClose.push(() => relay.stop());
-      const listener = await listenForOutboxCommits({ url: config.RELAY_DATABASE_URL, logger, onWake: () => relay.poke() });
+      const listener = await listenForOutboxCommits({ url: config.RELAY_DATABASE_URL, logger, onWake: (tenant) => relay.poke(tenant) });
       onClose.push(() => listener.close());
       logger.info({ topics: config.KAFKA_TOPIC_TEMPLATE, brokers: config.KAFKA_BROKERS, ops: `http://${config.OPS_HOST}:${config.OPS_PORT}` }, 'relay running');
     },

@@ -45,6 +45,27 @@ describe('claimBatch: fair across tenants', () => {
     expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000))).toEqual({ [a.id]: 50, [b.id]: 50 });
   });
 
+  it("claims the tenants named alone, past another transaction's import that has not committed", async () => {
+    await write(null, 1);
+    await write(b.id, 10);
+    const other = postgres(infra.sourceAdminUrl, { max: 1, onnotice: () => {} });
+    const importing = await other.reserve();
+    try {
+      await importing`BEGIN`;
+      await importing`
+        INSERT INTO outbox (org_id, aggregate_type, aggregate_id, action, version)
+        SELECT ${b.id}::uuid, 'USER', gen_random_uuid(), 'CREATED', 1 FROM generate_series(1, 20000)`;
+      await write(a.id, 2);
+      expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000, { only: [a.id] }))).toEqual({ [a.id]: 2 });
+      // The named tenants share the batch; rows without a tenant wait for a claim that names none.
+      expect(tenantsOf(await claimBatch(db, 'relay-1', 100, 30_000, { only: [a.id, b.id] }))).toEqual({ [b.id]: 10 });
+    } finally {
+      await importing`ROLLBACK`;
+      importing.release();
+      await other.end();
+    }
+  });
+
   it('still claims only the head row of an entity, and rows without a tenant after the tenants', async () => {
     const entity = randomUUID();
     await write(a.id, 3, entity);

@@ -17,6 +17,8 @@ const outbox = vi.hoisted(() => ({
   calls: [] as string[],
   claimFailure: null as Error | null,
   backlog: false,
+  /** Tenants the loop's last claim found backlogged: express claims skip them, as `createClaimer` does. */
+  backlogged: new Set<string>(),
   pacedMs: 0,
 }));
 
@@ -27,9 +29,12 @@ vi.mock('../src/outbox.ts', () => ({
       if (outbox.claimFailure) throw outbox.claimFailure;
       return outbox.pending.splice(0, limit);
     },
-    express: async (rows: number) => {
-      outbox.calls.push('express');
-      return outbox.pending.splice(0, rows);
+    express: async (rows: number, tenants?: ReadonlySet<string>) => {
+      outbox.calls.push(tenants ? `express ${[...tenants].join(',')}` : 'express');
+      const claimable = (org: string | null) => org === null || (!outbox.backlogged.has(org) && (!tenants || tenants.has(org)));
+      const claimed = outbox.pending.filter((pending) => claimable(pending.org_id)).slice(0, rows);
+      outbox.pending = outbox.pending.filter((pending) => !claimed.includes(pending));
+      return claimed;
     },
     backlog: () => outbox.backlog,
     pacedMs: () => outbox.pacedMs,
@@ -105,6 +110,7 @@ describe('relay loop', () => {
     outbox.calls = [];
     outbox.claimFailure = null;
     outbox.backlog = false;
+    outbox.backlogged = new Set();
     outbox.pacedMs = 0;
     nextId = 1;
   });
@@ -177,8 +183,12 @@ describe('relay loop', () => {
   });
 
   it('while the consumers are RELAY_MAX_LAG behind, leaves a backlog in the outbox but publishes new commits by express claims, notified or not; claims again once they catch up', async () => {
+    const importer = randomUUID();
+    const quiet = randomUUID();
+    const imported = () => Array.from({ length: 4 }, () => row({ org_id: importer }));
     outbox.backlog = true;
-    outbox.pending = [row(), row(), row(), row()];
+    outbox.backlogged = new Set([importer]);
+    outbox.pending = imported();
     let lag = 0;
     const registry = new Registry();
     const { producer, sends } = fakeProducer();
@@ -190,26 +200,27 @@ describe('relay loop', () => {
     sends[1]?.settle();
     await until(() => outbox.calls.includes('delete 3,4'));
     // The backlog waits: no claim of the loop while the consumers are behind.
-    outbox.pending = [row(), row(), row(), row()];
+    outbox.pending = imported();
     const claims = outbox.calls.filter((call) => call === 'claim').length;
     await sleep(300);
     expect(outbox.calls.filter((call) => call === 'claim')).toHaveLength(claims);
+    expect(sends).toHaveLength(2);
     expect(await registry.getSingleMetricAsString('relay_lag_holds_total')).toMatch(/relay_lag_holds_total [1-9]/);
     // A commit whose notification was missed goes by an express claim in place of the poll.
+    outbox.pending.push(row({ org_id: quiet }));
     await until(() => sends.length === 3);
-    expect(sends[2]?.count).toBe(4);
+    expect(sends[2]?.count).toBe(1);
     sends[2]?.settle();
     // A commit notified meanwhile goes by the express claim at once.
-    outbox.pending = [row()];
+    outbox.pending.push(row({ org_id: quiet }));
     relay.poke();
     await until(() => sends.length === 4);
     expect(sends[3]?.count).toBe(1);
     sends[3]?.settle();
-    outbox.pending = [row(), row()];
     lag = 99;
-    await until(() => sends.length === 5);
+    await until(() => sends.length >= 5);
     expect(outbox.calls.filter((call) => call === 'claim').length).toBeGreaterThan(claims);
-    sends[4]?.settle();
+    for (const send of sends.slice(4)) send.settle();
     await relay.stop();
   });
 
@@ -326,6 +337,49 @@ describe('relay loop', () => {
     await sleep(50);
     // The deleted rows' entities may have a next row that no claim could take while they were in flight.
     expect(outbox.calls.filter((call) => call === 'claim')).toHaveLength(4);
+    await relay.stop();
+  });
+
+  it("claims a commit that names its tenant beside the loop, its tenant's rows alone, without waking the loop; the next rows of its entities too, once it is published", async () => {
+    const quiet = randomUUID();
+    const importer = randomUUID();
+    const registry = new Registry();
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer, 2, registry);
+    relay.start();
+    await until(() => outbox.calls.length === 1); // the first, empty claim; now waiting 200 ms
+    // An import's rows the loop has not seen, and one commit of the quiet tenant.
+    outbox.pending = [row({ org_id: importer }), row({ org_id: importer }), row({ org_id: importer }), row({ org_id: quiet })];
+    relay.poke(quiet);
+    await until(() => sends.length === 1);
+    expect(sends[0]?.count).toBe(1);
+    expect(outbox.calls).toEqual(['claim', `express ${quiet}`, 'send 1']);
+    expect((await registry.getSingleMetric('relay_express_claimed_total')?.get())?.values[0]?.value).toBe(1);
+    // Its entity's next row, committed while the first was in flight, goes the same way once that one is deleted.
+    outbox.pending.push(row({ org_id: quiet }));
+    sends[0]?.settle();
+    await until(() => sends.length === 2);
+    expect(outbox.calls.slice(2)).toEqual(['send 1', 'delete 4', `express ${quiet}`, 'send 1']);
+    sends[1]?.settle();
+    // The loop claims the import at its poll.
+    await until(() => sends.length === 4);
+    expect(sends.slice(2).map((send) => send.count)).toEqual([2, 1]);
+    for (const send of sends.slice(2)) send.settle();
+    await relay.stop();
+  });
+
+  it('wakes the loop when a named commit holds more rows than an express claim takes', async () => {
+    const tenant = randomUUID();
+    const { producer, sends } = fakeProducer();
+    const relay = relayWith(producer, 1_000);
+    relay.start();
+    await until(() => outbox.calls.length === 1);
+    outbox.pending = Array.from({ length: 150 }, () => row({ org_id: tenant }));
+    relay.poke(tenant);
+    await until(() => sends.length === 2);
+    expect(outbox.calls.slice(1, 3)).toEqual([`express ${tenant}`, 'send 100']);
+    expect(outbox.calls.slice(3)).toEqual(['claim', 'send 50']);
+    for (const send of sends) send.settle();
     await relay.stop();
   });
 
