@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { statementOnce, type OutboxRow, type SourceDatabase } from '@tenant-sync/db';
-import type { TenantPacer } from './tenant-pacer.ts';
+import { rowsPerTenant, type TenantPacer } from './tenant-pacer.ts';
 
 /**
  * Claims up to `limit` pending rows by leasing them to `owner` for `leaseMs`, in one short
@@ -169,13 +169,6 @@ function compiledOnce<T>(db: Kysely<SourceDatabase>, key: string, compile: () =>
   if (!statements) compiled.set(db, (statements = new Map()));
   if (!statements.has(key)) statements.set(key, compile());
   return statements.get(key) as T;
-}
-
-/** How many of `rows` each tenant has (rows without a tenant are not counted). */
-export function rowsPerTenant(rows: readonly OutboxRow[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const row of rows) if (row.org_id) counts.set(row.org_id, (counts.get(row.org_id) ?? 0) + 1);
-  return counts;
 }
 
 /** The id of each tenant's last row among `rows`. */

@@ -1,5 +1,4 @@
 import type { OutboxRow } from '@tenant-sync/db';
-import { rowsPerTenant } from './outbox.ts';
 
 /** How long after its last claimed row a tenant still counts as having changes. */
 const SHARING_WINDOW_MS = 1_000;
@@ -69,3 +68,10 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
 }
 
 export type TenantPacer = ReturnType<typeof createTenantPacer>;
+
+/** How many of `rows` each tenant has (rows without a tenant are not counted). */
+export function rowsPerTenant(rows: readonly OutboxRow[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const row of rows) if (row.org_id) counts.set(row.org_id, (counts.get(row.org_id) ?? 0) + 1);
+  return counts;
+}
