@@ -169,7 +169,9 @@ async function main() {
     await source.unsafe('VACUUM ANALYZE outbox, users');
     await copy.unsafe('VACUUM ANALYZE synced_users');
     progress(`import alone: ${rate(IMPORT)} users in one transaction`);
+    const aloneStart = await phaseStart(apps);
     const { eps: aloneEps } = await importAndDrain(1);
+    const aloneUse = await phaseUse(aloneStart);
 
     // Both rounds start from the same tables: the first round's users are taken out of the
     // source and the copy without events (triggers off for that transaction), so the second
@@ -232,6 +234,8 @@ async function main() {
       quiet_insert_ms: { idle: quantiles(idle.insert), during_import: quantiles(during.insert) },
       // Within the relay's part: COMMIT returned → the commit's NOTIFY at a listener of this process.
       quiet_notify_ms: { idle: quantiles(idle.notify), during_import: quantiles(during.notify) },
+      alone_cores: aloneUse.cores,
+      alone_gc_ms: aloneUse.gc,
       shared_cores: sharedUse.cores,
       shared_gc_ms: sharedUse.gc,
     };
@@ -266,6 +270,8 @@ async function main() {
       '|---|---|---|---|---|',
       phaseRow('import transaction open', result.quiet_while_import_open_ms),
       phaseRow('after its commit', result.quiet_after_import_commit_ms),
+      '',
+      ...phaseUseTable("Where the import's cores went alone, from its INSERT to its last user in the copy", aloneUse, machine.cores),
       '',
       ...phaseUseTable("Where the shared import's cores went, from its INSERT to its last user in the copy", sharedUse, machine.cores),
     ].join('\n');
