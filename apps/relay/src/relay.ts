@@ -210,6 +210,9 @@ export function createRelay(options: RelayOptions) {
   function startExpressClaim(): void {
     const wanted = expressWanted;
     expressWanted = undefined;
+    // A backlog that ended meanwhile drops what was wanted, named tenants folded in included:
+    // `EVERYONE` came from the loop's own hold or from a notification that also woke the loop,
+    // and the loop's next claim covers every tenant.
     if (!running || !wanted || (wanted === EVERYONE && !claimer.backlog())) return;
     const started = performance.now();
     const startedAt = Date.now();

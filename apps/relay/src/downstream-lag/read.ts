@@ -3,7 +3,7 @@
  * process (`reader-main.ts`), never in the relay's: see `watch.ts` for why.
  */
 import type { Logger } from 'pino';
-import { committedOffsets, partitionKey, watermarks, type Admin, type Kafka, type KafkaOptions } from '@tenant-sync/kafka';
+import { committedOffsets, partitionKey, watermarks, type Kafka, type KafkaOptions } from '@tenant-sync/kafka';
 
 /** How often the consumer groups' lag is read. */
 export const READ_EVERY_MS = 500;
@@ -67,7 +67,7 @@ export interface LagReadsOptions {
  * Runs in the lag reader's process only (`reader-main.ts`).
  */
 export function startLagReads({ kafka, groups, topics, logger, onRead }: LagReadsOptions) {
-  const admin: Admin = kafka.admin();
+  const admin = kafka.admin();
   const progress = createProgressTracker();
   let timer: NodeJS.Timeout | undefined;
   let connected: Promise<void> | undefined;
@@ -118,7 +118,6 @@ export function startLagReads({ kafka, groups, topics, logger, onRead }: LagRead
     },
   };
 }
-
 
 /** What the lag reader is sent at its start. */
 export interface LagReaderStart {
