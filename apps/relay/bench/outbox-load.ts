@@ -43,8 +43,9 @@ export interface OfferedLoad {
  * Offers `ratePerSecond` outbox events for `seconds`, as small transactions of about
  * `rowsPerCommit` rows, keeping to the rate by catching up on the schedule rather than
  * sleeping a fixed interval. Records each event's commit time for latency measurements.
+ * Each event is a new entity, named after `tag` and its sequence number.
  */
-export async function offerLoad(admin: postgres.Sql, ratePerSecond: number, seconds: number, rowsPerCommit = 10): Promise<OfferedLoad> {
+export async function offerLoad(admin: postgres.Sql, ratePerSecond: number, seconds: number, tag = 'steady', rowsPerCommit = 10): Promise<OfferedLoad> {
   const committedAt = new Map<string, number>();
   const commits: number[] = [];
   const started = performance.now();
@@ -62,7 +63,7 @@ export async function offerLoad(admin: postgres.Sql, ratePerSecond: number, seco
     sequence += count;
     const rows = await admin.unsafe<{ event_id: string }[]>(`
       INSERT INTO outbox (org_id, aggregate_type, aggregate_id, action, version)
-      SELECT ${benchTenant('n')}, 'USER', md5('steady-' || n)::uuid, 'CREATED', 1
+      SELECT ${benchTenant('n')}, 'USER', md5('${tag}-' || n)::uuid, 'CREATED', 1
         FROM generate_series(${first}, ${first + count - 1}) n
       RETURNING event_id`);
     const now = Date.now();

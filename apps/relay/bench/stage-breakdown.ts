@@ -14,14 +14,14 @@ export interface StageBreakdown {
   publish_lag: Quantiles;
 }
 
-/** Reads a running relay's `/metrics` on its operations port. */
-export async function scrapeStages(opsPort: number): Promise<StageBreakdown> {
+/** Reads a running relay's `/metrics` on its operations port; what it observed since the scrape `before` when given. */
+export async function scrapeStages(opsPort: number, before?: string): Promise<StageBreakdown> {
   const text = await scrapeMetrics(opsPort);
-  const stages = Object.fromEntries(BATCH_STAGES.map((stage) => [stage, histogramQuantiles(text, 'relay_stage_seconds', { stage })]));
+  const stages = Object.fromEntries(BATCH_STAGES.map((stage) => [stage, histogramQuantiles(text, 'relay_stage_seconds', { stage }, before)]));
   return {
-    claim_wait: histogramQuantiles(text, 'relay_claim_wait_seconds'),
+    claim_wait: histogramQuantiles(text, 'relay_claim_wait_seconds', {}, before),
     ...(stages as Record<(typeof BATCH_STAGES)[number], Quantiles>),
-    publish_lag: histogramQuantiles(text, 'relay_publish_lag_seconds'),
+    publish_lag: histogramQuantiles(text, 'relay_publish_lag_seconds', {}, before),
   };
 }
 
