@@ -1,4 +1,4 @@
-import { entityEventValidator, EventHeaders, isEntityType, isOrgId, type EntityEvent } from '@tenant-sync/contracts';
+import { EventHeaders, isEntityType, isOrgId, outboxFieldsValidator, type EntityEvent } from '@tenant-sync/contracts';
 import type { OutboxRow } from '@tenant-sync/db';
 
 export const SOURCE_SYSTEM = 'tenant-sync-source';
@@ -29,11 +29,11 @@ export function toMessage(row: OutboxRow): OutboxMessage {
     entity: { type: row.aggregate_type, id: row.aggregate_id },
     action: row.action,
     version: Number(row.version),
-    timestamp: new Date(row.created_at).toISOString(),
+    timestamp: row.created_at.toISOString(),
     source_system: SOURCE_SYSTEM,
     tenant_context: { org_id: row.org_id },
   };
-  if (!entityEventValidator.Check(event)) return { ok: false, reason: 'row does not make a valid event' };
+  if (!outboxFieldsValidator.Check(event)) return { ok: false, reason: 'row does not make a valid event' };
   const headers: Record<string, string> = {
     [EventHeaders.tenantId]: row.org_id,
     [EventHeaders.eventType]: `${row.aggregate_type}_${row.action}`,
@@ -41,7 +41,8 @@ export function toMessage(row: OutboxRow): OutboxMessage {
   };
   if (row.traceparent) headers[EventHeaders.traceparent] = row.traceparent;
   const value = JSON.stringify(event);
-  const size = Buffer.byteLength(value) + row.aggregate_id.length + Object.entries(headers).reduce((sum, [name, text]) => sum + name.length + text.length, 0);
+  let size = Buffer.byteLength(value) + row.aggregate_id.length;
+  for (const name in headers) size += name.length + (headers[name]?.length ?? 0);
   if (size > MAX_MESSAGE_BYTES) return { ok: false, reason: `message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}` };
   return { ok: true, entityType: row.aggregate_type, key: row.aggregate_id, value, headers };
 }

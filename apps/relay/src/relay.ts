@@ -117,7 +117,7 @@ export function createRelay(options: RelayOptions) {
   /** A claim's time, and each of its rows' wait from being written to the claim's start. */
   function observeClaim(rows: readonly OutboxRow[], started: number, startedAt: number): void {
     metrics.stageDuration.observe({ stage: 'claim' }, (performance.now() - started) / 1000);
-    for (const row of rows) metrics.claimWait.observe(Math.max(0, startedAt - new Date(row.created_at).getTime()) / 1000);
+    for (const row of rows) metrics.claimWait.observe(Math.max(0, startedAt - row.created_at.getTime()) / 1000);
   }
 
   async function release(rows: OutboxRow[], reason: string): Promise<void> {
@@ -171,7 +171,7 @@ export function createRelay(options: RelayOptions) {
       await deletePublished(db, relayId, sent.map((row) => Number(row.id)));
       metrics.stageDuration.observe({ stage: 'delete' }, (performance.now() - deleting) / 1000);
       metrics.published.inc(sent.length);
-      for (const row of sent) metrics.publishLag.observe((now - new Date(row.created_at).getTime()) / 1000);
+      for (const row of sent) metrics.publishLag.observe((now - row.created_at.getTime()) / 1000);
     }
     stopTimer();
     if (failures > 0) logger.info({ after: failures }, 'relay recovered');

@@ -47,6 +47,15 @@ export type EntityEvent = Static<typeof EntityEvent>;
 /** The schema compiled once: every message of both the relay and the consumer passes it. */
 export const entityEventValidator = Compile(EntityEvent);
 
+/**
+ * The fields of an event that a relay copies from an outbox row, compiled once: what the relay
+ * checks of each event it makes. The rest it writes itself, valid by construction (its tests
+ * check whole events against `entityEventValidator`); checking the time's `date-time` format
+ * and the object's keys on every event was a twelfth of all the relay allocated at 2,000
+ * events/s.
+ */
+export const outboxFieldsValidator = Compile(Type.Pick(EntityEvent, ['event_id', 'entity', 'action', 'version']));
+
 /** Kafka header names. */
 export const EventHeaders = {
   tenantId: TENANT_HEADER,

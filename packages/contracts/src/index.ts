@@ -5,6 +5,7 @@ export {
   ENTITY_TYPE_PATTERN,
   EntityEvent,
   entityEventValidator,
+  outboxFieldsValidator,
   EVENT_ACTIONS,
   EventHeaders,
   eventTopic,
