@@ -4,7 +4,7 @@ import type postgres from 'postgres';
 import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
 import { toMessage } from '../src/event.ts';
-import { createClaimer, deletePublished } from '../src/outbox.ts';
+import { createClaimer, deletePublished, type ClaimedRow } from '../src/outbox.ts';
 import { prefillOutbox } from './outbox-load.ts';
 
 /**
@@ -50,7 +50,7 @@ export async function claimAndDeleteCeiling(admin: postgres.Sql, relayDb: Kysely
   const claimer = createClaimer(relayDb, 'ceiling', batchSize, 30_000);
   const started = performance.now();
   let done = 0;
-  let last: OutboxRow[] | undefined;
+  let last: ClaimedRow[] | undefined;
   for (;;) {
     const rows = await claimer.next(last);
     if (rows.length === 0 && last === undefined) break;

@@ -1,5 +1,5 @@
 import { EventHeaders, isEntityType, isOrgId, outboxFieldsValidator, type EntityEvent } from '@tenant-sync/contracts';
-import type { OutboxRow } from '@tenant-sync/db';
+import type { ClaimedRow } from './outbox.ts';
 
 export const SOURCE_SYSTEM = 'tenant-sync-source';
 
@@ -20,7 +20,7 @@ export type OutboxMessage =
  * or one that does not make a valid event, is refused here and parked by the caller, never
  * published.
  */
-export function toMessage(row: OutboxRow): OutboxMessage {
+export function toMessage(row: ClaimedRow): OutboxMessage {
   if (row.org_id === null) return { ok: false, reason: 'org_id is missing' };
   if (!isOrgId(row.org_id)) return { ok: false, reason: 'org_id is not a valid org id' };
   if (!isEntityType(row.aggregate_type)) return { ok: false, reason: 'aggregate_type is not a valid entity type' };

@@ -1,5 +1,5 @@
 import { SpanKind, type Span } from '@opentelemetry/api';
-import type { OutboxRow } from '@tenant-sync/db';
+import type { ClaimedRow } from './outbox.ts';
 import { contextOf, startSpan } from '@tenant-sync/tracing';
 
 /**
@@ -8,7 +8,7 @@ import { contextOf, startSpan } from '@tenant-sync/tracing';
  * Made only while the SDK records (`isTracing()`): with tracing off the message carries the
  * row's traceparent as it is, and the relay makes no object per row for it.
  */
-export function startPublishSpan(row: OutboxRow, topic: string): Span {
+export function startPublishSpan(row: ClaimedRow, topic: string): Span {
   return startSpan(`send ${topic}`, contextOf(row.traceparent), {
     kind: SpanKind.PRODUCER,
     attributes: {

@@ -1,7 +1,7 @@
 import type { Span } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
+import type { SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
 import { EventHeaders } from '@tenant-sync/contracts';
 import { backoffDelay, type BackoffPolicy } from '@tenant-sync/ops';
@@ -9,7 +9,7 @@ import { endSpan, isTracing, traceparentOf } from '@tenant-sync/tracing';
 import type { EventTopics } from './event-topics.ts';
 import { toMessage } from './event.ts';
 import type { RelayMetrics } from './metrics.ts';
-import { createClaimer, deletePublished, parkRow, releaseLeases } from './outbox.ts';
+import { createClaimer, deletePublished, parkRow, releaseLeases, type ClaimedRow } from './outbox.ts';
 import { startPublishSpan } from './publish-span.ts';
 import { createTenantPacer } from './tenant-pacer.ts';
 
@@ -52,7 +52,7 @@ const EVERYONE = 'everyone';
 type Notified = ReadonlySet<string> | typeof EVERYONE;
 
 /** The tenants of `rows`; every tenant when one has none. */
-function tenantsOf(rows: readonly OutboxRow[]): Notified {
+function tenantsOf(rows: readonly ClaimedRow[]): Notified {
   const tenants = new Set<string>();
   for (const row of rows) {
     if (row.org_id === null) return EVERYONE;
@@ -99,7 +99,7 @@ export function createRelay(options: RelayOptions) {
   let expressClaim: Promise<void> | undefined;
   let expressWanted: Notified | undefined;
 
-  async function claim(previous?: OutboxRow[]): Promise<OutboxRow[]> {
+  async function claim(previous?: ClaimedRow[]): Promise<ClaimedRow[]> {
     const started = performance.now();
     const startedAt = Date.now();
     const waking = started - (wokenAt ?? started);
@@ -115,22 +115,22 @@ export function createRelay(options: RelayOptions) {
   }
 
   /** A claim's time, and each of its rows' wait from being written to the claim's start. */
-  function observeClaim(rows: readonly OutboxRow[], started: number, startedAt: number): void {
+  function observeClaim(rows: readonly ClaimedRow[], started: number, startedAt: number): void {
     metrics.stageDuration.observe({ stage: 'claim' }, (performance.now() - started) / 1000);
     for (const row of rows) metrics.claimWait.observe(Math.max(0, startedAt - row.created_at.getTime()) / 1000);
   }
 
-  async function release(rows: OutboxRow[], reason: string): Promise<void> {
+  async function release(rows: ClaimedRow[], reason: string): Promise<void> {
     await releaseLeases(db, relayId, rows.map((row) => Number(row.id)), reason).catch((error: unknown) =>
       logger.warn({ err: error }, 'could not release leases; they expire by themselves'),
     );
   }
 
-  async function publish(rows: OutboxRow[]): Promise<void> {
+  async function publish(rows: ClaimedRow[]): Promise<void> {
     const stopTimer = metrics.batchDuration.startTimer();
     metrics.batchSize.observe(rows.length);
     const messages = new Map<string, Array<{ key: string; value: string; headers: Record<string, string> }>>();
-    const sent: OutboxRow[] = [];
+    const sent: ClaimedRow[] = [];
     const tracing = isTracing();
     const spans: Span[] = [];
     for (const row of rows) {
@@ -240,7 +240,7 @@ export function createRelay(options: RelayOptions) {
    * to the loop. Once the rows are deleted, the next row of each of their entities can be
    * claimed: a claim made while they were in flight skipped it, so `published` claims again.
    */
-  function startPublishing(rows: OutboxRow[], published: () => void): void {
+  function startPublishing(rows: ClaimedRow[], published: () => void): void {
     const task = publish(rows)
       .then(published)
       .catch((error: unknown) => {
@@ -254,7 +254,7 @@ export function createRelay(options: RelayOptions) {
 
   async function run(): Promise<void> {
     // The last batch when it was full: the next claim starts past it (see `createClaimer`).
-    let previous: OutboxRow[] | undefined;
+    let previous: ClaimedRow[] | undefined;
     while (running) {
       try {
         if (publishFailure) throw publishFailure;
