@@ -280,6 +280,8 @@ export function createClaimer(db: Kysely<SourceDatabase>, owner: string, limit: 
   };
 }
 
+export type Claimer = ReturnType<typeof createClaimer>;
+
 /**
  * `id = ANY($1)` with the ids as one array parameter: one statement text whatever the batch
  * size, so the driver prepares it once per connection, where `id IN ($1, …, $n)` made a new

@@ -9,6 +9,7 @@ import { endSpan, isTracing, traceparentOf } from '@tenant-sync/tracing';
 import type { EventTopics } from './event-topics.ts';
 import { toMessage } from './event.ts';
 import type { RelayMetrics } from './metrics.ts';
+import { createExpressClaim, EVERYONE } from './express-claim.ts';
 import { createClaimer, deletePublished, parkRow, releaseLeases, type ClaimedRow } from './outbox.ts';
 import { startPublishSpan } from './publish-span.ts';
 import { createTenantPacer } from './tenant-pacer.ts';
@@ -40,26 +41,6 @@ const failureBackoff: BackoffPolicy = { initialMs: 200, factor: 2, maxMs: 10_000
  * in flight never hold two rows of one entity and may be acknowledged in any order.
  */
 export const BATCHES_IN_FLIGHT = 2;
-
-/**
- * Rows an express claim takes at most (see `poke`): the oldest row of every waiting tenant
- * first, so a quiet tenant's change is among them whatever an import leaves behind.
- */
-const EXPRESS_ROWS = 100;
-
-/** The tenants whose commits were notified, or every tenant when a notification named none. */
-const EVERYONE = 'everyone';
-type Notified = ReadonlySet<string> | typeof EVERYONE;
-
-/** The tenants of `rows`; every tenant when one has none. */
-function tenantsOf(rows: readonly ClaimedRow[]): Notified {
-  const tenants = new Set<string>();
-  for (const row of rows) {
-    if (row.org_id === null) return EVERYONE;
-    tenants.add(row.org_id);
-  }
-  return tenants;
-}
 
 /**
  * The outbox relay loop: claim a batch, publish it, wait for every delivery report, and only
@@ -95,9 +76,7 @@ export function createRelay(options: RelayOptions) {
   let failures = 0;
 
   const claimer = createClaimer(db, relayId, batchSize, leaseMs, tenantRate > 0 ? createTenantPacer(tenantRate, batchSize) : undefined);
-  // The express claim under way, at most one, and the commits notified since it started (see `claimExpress`).
-  let expressClaim: Promise<void> | undefined;
-  let expressWanted: Notified | undefined;
+  const express = createExpressClaim({ claimer, running: () => running, publish: startPublishing, wake, observeClaim, metrics, logger });
 
   async function claim(previous?: ClaimedRow[]): Promise<ClaimedRow[]> {
     const started = performance.now();
@@ -186,56 +165,6 @@ export function createRelay(options: RelayOptions) {
   }
 
   /**
-   * A small claim beside the loop, at once, for the commits notified (`poke`), published as a
-   * batch of its own. It keeps the order per entity for the same reason the loop's batches do:
-   * every claim takes heads of entities only, and leased rows are nobody else's. Commits
-   * notified while one runs fold into one more.
-   *
-   * - A commit whose notification names its tenant is claimed this way whatever the loop does:
-   *   the claim reads that tenant's rows alone (`claimer.express`), so it neither waits for the
-   *   loop's claim nor walks past another tenant's import, committed or still open. Once its
-   *   rows are published, the next rows of their entities are claimed the same way.
-   * - A commit notified without a tenant goes this way only during a backlog, when the loop
-   *   claims full batches back to back and the commit would wait for the claim under way and
-   *   the next, each of thousands of rows. Measured with `consumer:bench-fairness`, the quiet
-   *   tenant's commit → produced p99 during a 100,000-row import went from 285–340 ms to
-   *   220–323 ms (five runs each). Without a backlog the loop's claim is the quickest.
-   */
-  function claimExpress(notified: Notified): void {
-    if (!running || (notified === EVERYONE && !claimer.backlog())) return;
-    expressWanted = notified === EVERYONE || expressWanted === EVERYONE ? EVERYONE : new Set([...(expressWanted ?? []), ...notified]);
-    if (!expressClaim) startExpressClaim();
-  }
-
-  function startExpressClaim(): void {
-    const wanted = expressWanted;
-    expressWanted = undefined;
-    // A backlog that ended meanwhile drops what was wanted, named tenants folded in included:
-    // `EVERYONE` came from the loop's own hold or from a notification that also woke the loop,
-    // and the loop's next claim covers every tenant.
-    if (!running || !wanted || (wanted === EVERYONE && !claimer.backlog())) return;
-    const started = performance.now();
-    const startedAt = Date.now();
-    expressClaim = claimer
-      .express(EXPRESS_ROWS, wanted === EVERYONE ? undefined : wanted)
-      .then((rows) => {
-        if (rows.length > 0) observeClaim(rows, started, startedAt);
-        metrics.expressClaimed.inc(rows.length);
-        // More than an express claim takes: the loop's claim finds the backlog and takes turns.
-        if (rows.length === EXPRESS_ROWS) wake();
-        if (rows.length > 0) startPublishing(rows, () => claimExpress(tenantsOf(rows)));
-      })
-      .catch((error: unknown) => {
-        logger.warn({ err: error }, 'express claim failed; the loop claims its rows');
-        wake();
-      })
-      .finally(() => {
-        expressClaim = undefined;
-        startExpressClaim();
-      });
-  }
-
-  /**
    * Publishes and deletes `rows` beside the loop, then calls `published`; a failure is handed
    * to the loop. Once the rows are deleted, the next row of each of their entities can be
    * claimed: a claim made while they were in flight skipped it, so `published` claims again.
@@ -266,7 +195,7 @@ export function createRelay(options: RelayOptions) {
           // Not wakeable: the commits notified meanwhile go by the express claim, and this one
           // stands in for the poll, for a commit whose notification was missed.
           metrics.lagHolds.inc();
-          claimExpress(EVERYONE);
+          express.claim(EVERYONE);
           await pause(pollIntervalMs, false);
           continue;
         }
@@ -292,7 +221,7 @@ export function createRelay(options: RelayOptions) {
         await pause(delay, false);
       }
     }
-    await expressClaim;
+    await express.settled();
     await Promise.all(inFlight);
   }
 
@@ -329,17 +258,17 @@ export function createRelay(options: RelayOptions) {
     },
     /**
      * A commit was notified, of `tenant`'s rows only when it is named. A named commit is
-     * claimed at once beside the loop (`claimExpress`). Otherwise the loop claims again now
+     * claimed at once beside the loop (`createExpressClaim`). Otherwise the loop claims again now
      * instead of at the next poll: wake-ups that arrive while a claim runs fold into one more
      * claim; during a backlog, a small claim also runs at once beside the loop.
      */
     poke(tenant?: string): void {
       if (tenant !== undefined) {
-        claimExpress(new Set([tenant]));
+        express.claim(new Set([tenant]));
         return;
       }
       wake();
-      claimExpress(EVERYONE);
+      express.claim(EVERYONE);
     },
   };
 }

@@ -1,27 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { entityEventValidator } from '@tenant-sync/contracts';
-import type { OutboxRow } from '@tenant-sync/db';
 import { MAX_MESSAGE_BYTES, toMessage } from '../src/event.ts';
+import type { ClaimedRow } from '../src/outbox.ts';
+import { claimedRow } from './claimed-row.ts';
 
-const row = (overrides: Partial<OutboxRow> = {}): OutboxRow => ({
-  id: 1,
-  event_id: randomUUID(),
-  org_id: randomUUID(),
-  aggregate_type: 'USER',
-  aggregate_id: randomUUID(),
-  action: 'UPDATED',
-  version: 3,
-  traceparent: null,
-  created_at: new Date('2026-11-28T09:30:00.123Z'),
-  lease_owner: 'relay-1',
-  lease_until: null,
-  attempts: 1,
-  last_error: null,
-  parked_at: null,
-  park_reason: null,
-  ...overrides,
-});
+const row = (overrides: Partial<ClaimedRow> = {}): ClaimedRow =>
+  claimedRow({ org_id: randomUUID(), action: 'UPDATED', version: 3, created_at: new Date('2026-11-28T09:30:00.123Z'), ...overrides });
 
 describe('toMessage', () => {
   it('makes a message whose value is a whole valid event, keyed by the entity, with the tenant in a header', () => {
@@ -55,7 +40,7 @@ describe('toMessage', () => {
     [{ aggregate_type: 'users; DROP' }, 'aggregate_type is not a valid entity type'],
     [{ aggregate_id: 'not-a-uuid' }, 'row does not make a valid event'],
     [{ event_id: '' }, 'row does not make a valid event'],
-    [{ action: 'MERGED' as OutboxRow['action'] }, 'row does not make a valid event'],
+    [{ action: 'MERGED' as ClaimedRow['action'] }, 'row does not make a valid event'],
     [{ version: 0 }, 'row does not make a valid event'],
     [{ version: 1.5 }, 'row does not make a valid event'],
   ])('refuses a row with %o: %s', (overrides, reason) => {

@@ -4,16 +4,18 @@ import type { Kysely } from 'kysely';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
+import type { SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
 import { createRelayMetrics } from '../src/metrics.ts';
+import type { ClaimedRow } from '../src/outbox.ts';
+import { claimedRow } from './claimed-row.ts';
 
 /**
  * The relay loop with the outbox in memory: what it does, and in which order, around the
  * database and Kafka. The real database and broker are in relay.test.ts and relay-process.test.ts.
  */
 const outbox = vi.hoisted(() => ({
-  pending: [] as OutboxRow[],
+  pending: [] as ClaimedRow[],
   calls: [] as string[],
   claimFailure: null as Error | null,
   backlog: false,
@@ -47,26 +49,8 @@ vi.mock('../src/outbox.ts', () => ({
 const { createRelay } = await import('../src/relay.ts');
 
 let nextId = 1;
-function row(overrides: Partial<OutboxRow> = {}): OutboxRow {
-  return {
-    id: nextId++,
-    event_id: randomUUID(),
-    org_id: '00000000-0000-0000-0000-000000000000',
-    aggregate_type: 'USER',
-    aggregate_id: randomUUID(),
-    action: 'CREATED',
-    version: 1,
-    traceparent: null,
-    created_at: new Date(),
-    lease_owner: null,
-    lease_until: null,
-    attempts: 1,
-    last_error: null,
-    parked_at: null,
-    park_reason: null,
-    ...overrides,
-  };
-}
+/** Rows numbered from 1 in each test: the calls the tests expect name them. */
+const row = (overrides: Partial<ClaimedRow> = {}): ClaimedRow => claimedRow({ id: nextId++, ...overrides });
 
 /** A producer whose `send` waits until the test settles it. */
 function fakeProducer() {
