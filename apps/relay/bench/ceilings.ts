@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type postgres from 'postgres';
-import type { OutboxRow, SourceDatabase } from '@tenant-sync/db';
+import type { SourceDatabase } from '@tenant-sync/db';
 import type { Producer } from '@tenant-sync/kafka';
 import { toMessage } from '../src/event.ts';
 import { createClaimer, deletePublished, type ClaimedRow } from '../src/outbox.ts';
+import { claimedRow } from '../test/claimed-row.ts';
 import { prefillOutbox } from './outbox-load.ts';
 
 /**
@@ -12,23 +12,7 @@ import { prefillOutbox } from './outbox-load.ts';
  * `batchSize` the way the relay sends them, with no database. Returns events/s.
  */
 export async function producerCeiling(producer: Producer, topic: string, count: number, batchSize: number): Promise<number> {
-  const rows: OutboxRow[] = Array.from({ length: count }, (_, n) => ({
-    id: n + 1,
-    event_id: randomUUID(),
-    org_id: `00000000-0000-0000-0000-${String(n % 100).padStart(12, '0')}`,
-    aggregate_type: 'USER',
-    aggregate_id: randomUUID(),
-    action: 'CREATED',
-    version: 1,
-    traceparent: null,
-    created_at: new Date(),
-    lease_owner: null,
-    lease_until: null,
-    attempts: 0,
-    last_error: null,
-    parked_at: null,
-    park_reason: null,
-  }));
+  const rows = Array.from({ length: count }, (_, n) => claimedRow({ id: n + 1, org_id: `00000000-0000-0000-0000-${String(n % 100).padStart(12, '0')}` }));
   const started = performance.now();
   for (let start = 0; start < rows.length; start += batchSize) {
     const messages = rows.slice(start, start + batchSize).map((row) => {

@@ -7,9 +7,10 @@ import { rowsPerTenant, type TenantPacer } from './tenant-pacer.ts';
  * just wrote. Returning every column made the driver parse a `Date` and five more values per
  * row that nothing read.
  */
-export type ClaimedRow = Pick<OutboxRow, 'id' | 'event_id' | 'org_id' | 'aggregate_type' | 'aggregate_id' | 'action' | 'version' | 'traceparent' | 'created_at'>;
+const CLAIMED_COLUMNS = ['id', 'event_id', 'org_id', 'aggregate_type', 'aggregate_id', 'action', 'version', 'traceparent', 'created_at'] as const satisfies ReadonlyArray<keyof OutboxRow>;
+export type ClaimedRow = Pick<OutboxRow, (typeof CLAIMED_COLUMNS)[number]>;
 
-const claimedColumns = sql.raw('id, event_id, org_id, aggregate_type, aggregate_id, action, version, traceparent, created_at');
+const claimedColumns = sql.join(CLAIMED_COLUMNS.map((column) => sql.ref(column)));
 
 /**
  * Claims up to `limit` pending rows by leasing them to `owner` for `leaseMs`, in one short

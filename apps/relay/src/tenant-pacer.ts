@@ -1,7 +1,7 @@
 import type { OutboxRow } from '@tenant-sync/db';
 
 /** What the pacer reads of a claimed row. */
-type TenantOf = Pick<OutboxRow, 'org_id'>;
+type TenantRow = Pick<OutboxRow, 'org_id'>;
 
 /** How long after its last claimed row a tenant still counts as having changes. */
 const SHARING_WINDOW_MS = 1_000;
@@ -53,7 +53,7 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
       return quota;
     },
     /** Counts a claim's rows against their tenants' buckets. */
-    claimed(rows: readonly TenantOf[]): void {
+    claimed(rows: readonly TenantRow[]): void {
       const at = now();
       const counts = rowsPerTenant(rows);
       counts.forEach((_, tenant) => lastClaimed.set(tenant, at));
@@ -83,7 +83,7 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
 export type TenantPacer = ReturnType<typeof createTenantPacer>;
 
 /** How many of `rows` each tenant has (rows without a tenant are not counted). */
-export function rowsPerTenant(rows: readonly TenantOf[]): Map<string, number> {
+export function rowsPerTenant(rows: readonly TenantRow[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const row of rows) if (row.org_id) counts.set(row.org_id, (counts.get(row.org_id) ?? 0) + 1);
   return counts;

@@ -3,7 +3,7 @@ import type { ClaimedRow } from '../src/outbox.ts';
 
 let nextId = 1;
 
-/** A claimed outbox row of a new entity of the zero tenant unless `overrides` say otherwise: rows for tests that need no database. */
+/** A claimed outbox row of a new entity of the zero tenant unless `overrides` say otherwise: rows for tests and benches that need no database. */
 export function claimedRow(overrides: Partial<ClaimedRow> = {}): ClaimedRow {
   return {
     id: nextId++,
