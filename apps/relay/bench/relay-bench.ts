@@ -187,7 +187,7 @@ async function main() {
   const admin = postgres(infra.sourceAdminUrl, { max: 4, onnotice: () => {} });
   const kafka = createKafka({ brokers: infra.brokers, clientId: 'relay-bench', logger: pino({ level: 'error' }) });
   const relayDb = createRelayDatabase(infra.relayAppUrl, 'relay-bench');
-  const producer = createProducer(kafka);
+  const producer = createProducer({ brokers: infra.brokers, clientId: 'relay-bench', logger: pino({ level: 'error' }) });
   const topicPrefix = `relay-bench-${Date.now()}`;
   const topic = `${topicPrefix}-user`;
   try {

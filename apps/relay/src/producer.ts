@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Producer } from '@tenant-sync/kafka';
+import { createBatchProducer, type BatchProducer, type KafkaOptions } from '@tenant-sync/kafka';
 
 /**
  * An idempotent producer (acks from all in-sync replicas, per-partition order kept across
@@ -7,11 +7,13 @@ import { CompressionTypes, type Kafka, type Producer } from '@tenant-sync/kafka'
  * is acknowledged in 2.8 ms with `linger.ms=0`, 7.8 ms with 5; a 2,000-message one is no
  * slower). Messages queued while requests are in flight still travel together.
  */
-export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({
+export function createProducer(options: KafkaOptions): BatchProducer {
+  return createBatchProducer(options, {
     'linger.ms': 0,
     'batch.num.messages': 10_000,
     'message.timeout.ms': 30_000,
-    kafkaJS: { idempotent: true, acks: -1, compression: CompressionTypes.LZ4 },
+    'enable.idempotence': true,
+    acks: -1,
+    'compression.codec': 'lz4',
   });
 }

@@ -31,7 +31,7 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger, security: config });
   const registry = createMetricsRegistry('relay');
   const metrics = createRelayMetrics(registry, () => pendingStats(db));
-  const producer = createProducer(kafka);
+  const producer = createProducer({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger, security: config });
   let producing = false;
   const kafkaAnswers = kafkaReadiness(kafka, []);
   onClose.push(() => kafkaAnswers.close());

@@ -2,7 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { SourceDatabase } from '@tenant-sync/db';
-import type { Producer } from '@tenant-sync/kafka';
+import type { BatchProducer, OutgoingMessage } from '@tenant-sync/kafka';
 import { EventHeaders } from '@tenant-sync/contracts';
 import { backoffDelay, type BackoffPolicy } from '@tenant-sync/ops';
 import { endSpan, isTracing, traceparentOf } from '@tenant-sync/tracing';
@@ -16,7 +16,7 @@ import { createTenantPacer } from './tenant-pacer.ts';
 
 export interface RelayOptions {
   db: Kysely<SourceDatabase>;
-  producer: Producer;
+  producer: BatchProducer;
   topics: EventTopics;
   logger: Logger;
   metrics: RelayMetrics;
@@ -108,7 +108,7 @@ export function createRelay(options: RelayOptions) {
   async function publish(rows: ClaimedRow[]): Promise<void> {
     const stopTimer = metrics.batchDuration.startTimer();
     metrics.batchSize.observe(rows.length);
-    const messages = new Map<string, Array<{ key: string; value: string; headers: Record<string, string> }>>();
+    const messages: OutgoingMessage[] = [];
     const sent: ClaimedRow[] = [];
     const tracing = isTracing();
     const spans: Span[] = [];
@@ -126,9 +126,7 @@ export function createRelay(options: RelayOptions) {
         spans.push(span);
         message.headers[EventHeaders.traceparent] = traceparentOf(span);
       }
-      const topicMessages = messages.get(topic) ?? [];
-      messages.set(topic, topicMessages);
-      topicMessages.push({ key: message.key, value: message.value, headers: message.headers });
+      messages.push({ topic, key: message.key, value: message.value, headers: message.headers });
       sent.push(row);
     }
     if (sent.length > 0) {
@@ -136,7 +134,7 @@ export function createRelay(options: RelayOptions) {
         const producing = performance.now();
         await topics.prepare(sent.map((row) => row.aggregate_type));
         // Resolves once every delivery report is in; one failed message fails the batch.
-        await producer.sendBatch({ topicMessages: [...messages].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })) });
+        await producer.send(messages);
         metrics.stageDuration.observe({ stage: 'produce' }, (performance.now() - producing) / 1000);
         for (const span of spans) span.end();
       } catch (error) {

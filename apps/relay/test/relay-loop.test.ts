@@ -5,7 +5,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SourceDatabase } from '@tenant-sync/db';
-import type { Producer } from '@tenant-sync/kafka';
+import type { BatchProducer } from '@tenant-sync/kafka';
 import { createRelayMetrics } from '../src/metrics.ts';
 import type { ClaimedRow } from '../src/outbox.ts';
 import { claimedRow } from './claimed-row.ts';
@@ -55,18 +55,19 @@ const row = (overrides: Partial<ClaimedRow> = {}): ClaimedRow => claimedRow({ id
 /** A producer whose `send` waits until the test settles it. */
 function fakeProducer() {
   const sends: Array<{ count: number; settle: (error?: Error) => void }> = [];
-  const producer = {
-    sendBatch: ({ topicMessages }: { topicMessages: Array<{ messages: unknown[] }> }) =>
+  const producer: BatchProducer = {
+    connect: async () => {},
+    disconnect: async () => {},
+    send: (messages) =>
       new Promise<void>((resolve, reject) => {
-        const messages = topicMessages.flatMap((batch) => batch.messages);
         outbox.calls.push(`send ${messages.length}`);
         sends.push({ count: messages.length, settle: (error) => (error ? reject(error) : resolve()) });
       }),
-  } as unknown as Producer;
+  };
   return { producer, sends };
 }
 
-function relayWith(producer: Producer, batchSize = 2, registry = new Registry(), downstream?: { lag: () => number; maxLag: number }) {
+function relayWith(producer: BatchProducer, batchSize = 2, registry = new Registry(), downstream?: { lag: () => number; maxLag: number }) {
   return createRelay({
     db: {} as Kysely<SourceDatabase>,
     producer,

@@ -28,7 +28,7 @@ describe('relay', () => {
 
   async function prepareRelay(topic: string, relayId: string, batchSize = 100) {
     const db = createRelayDatabase(infra.relayAppUrl, relayId);
-    const producer = createProducer(kafka);
+    const producer = createProducer({ brokers: infra.brokers, clientId: 'relay-test', logger });
     await producer.connect();
     dbs.push(db);
     producers.push(producer);

@@ -24,11 +24,11 @@ export interface KafkaOptions {
 }
 
 /**
- * A Kafka client (librdkafka underneath) that logs through pino. The KAFKA_PROP_<name>
- * pass-through may change the tuning below; what a producer or consumer sets for itself wins.
+ * The librdkafka properties every client of an app shares: how it reconnects, and its security
+ * (with the KAFKA_PROP_<name> pass-through).
  */
-export function createKafka({ brokers, clientId, logger, security }: KafkaOptions): Kafka {
-  return new KafkaJS.Kafka({
+export function connectionProperties(security: KafkaSecuritySettings | undefined): Record<string, string | number | boolean> {
+  return {
     // A broker that comes back is found within a second, not after librdkafka's default 10 s
     // ceiling: clients resume promptly after a broker restart (docs/consumer.md).
     'reconnect.backoff.ms': 100,
@@ -37,6 +37,17 @@ export function createKafka({ brokers, clientId, logger, security }: KafkaOption
     // fetch request waits for the ack of the one before it.
     'socket.nagle.disable': true,
     ...securityProperties(security),
+  };
+}
+
+/**
+ * A Kafka client (librdkafka underneath) that logs through pino. The KAFKA_PROP_<name>
+ * pass-through may change the tuning of `connectionProperties`; what a producer or consumer
+ * sets for itself wins.
+ */
+export function createKafka({ brokers, clientId, logger, security }: KafkaOptions): Kafka {
+  return new KafkaJS.Kafka({
+    ...connectionProperties(security),
     kafkaJS: {
       brokers: brokers.split(',').map((broker) => broker.trim()),
       clientId,

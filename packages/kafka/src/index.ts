@@ -11,6 +11,7 @@ export {
   CompressionTypes,
   PartitionAssigners,
 } from './create-kafka.ts';
+export { createBatchProducer, type BatchProducer, type OutgoingMessage } from './batch-producer.ts';
 export { ensureEventTopics, ensureTopics, type EventTopicSettings, type TopicSpec } from './topics.ts';
 export { kafkaReadiness, type KafkaReadiness } from './readiness.ts';
 export { flattenHeaders, readFromOffsets, type OffsetRange, type StoredMessage } from './read-from-offsets.ts';
