@@ -39,14 +39,11 @@ interface PendingBatch {
  * The client's settings are the compatible producer's, so that nothing but the allocation
  * changes: the partitioner `murmur2_random` (the Java clients' hash of the key, which keeps
  * every entity on the partition it always had), 5 retries, and its socket and back-off
- * timeouts. `properties` go on top.
+ * timeouts; `properties` go on top.
  */
 export function createBatchProducer(options: KafkaOptions, properties: Record<string, string | number | boolean>): BatchProducer {
   const logger = options.logger.child({ component: 'kafka' });
   const client = new RdKafka.Producer({
-    'bootstrap.servers': options.brokers,
-    'client.id': options.clientId,
-    ...connectionProperties(options.security),
     partitioner: 'murmur2_random',
     retries: 5,
     'retry.backoff.ms': 300,
@@ -54,8 +51,12 @@ export function createBatchProducer(options: KafkaOptions, properties: Record<st
     'socket.timeout.ms': 30_000,
     'socket.connection.setup.timeout.ms': 11_000,
     log_level: 4,
-    dr_cb: true,
+    // The KAFKA_PROP_<name> pass-through, among the connection properties, may change any of these.
+    ...connectionProperties(options.security),
     ...properties,
+    'bootstrap.servers': options.brokers,
+    'client.id': options.clientId,
+    dr_cb: true,
   });
   client.on('event.log', (entry: { severity: number; fac: string; message: string }) => {
     logger[LEVELS[entry.severity] ?? 'info']({ fac: entry.fac }, entry.message);
