@@ -13,7 +13,7 @@ describe('the relay producer', () => {
   const producer = createProducer({ brokers: infra.brokers, clientId: 'producer-test', logger });
   const prefix = `producer-test-${randomUUID()}`;
   const [users, teams, ours, compatible] = ['user', 'team', 'ours', 'compatible'].map((name) => `${prefix}-${name}`) as [string, string, string, string];
-  const keys = Array.from({ length: 40 }, () => randomUUID());
+  const keys: string[] = Array.from({ length: 40 }, () => randomUUID());
 
   beforeAll(async () => {
     await ensureTopics(kafka, [users, teams, ours, compatible].map((topic) => ({ topic, numPartitions: 6 })));
