@@ -80,7 +80,7 @@ export async function buildConsumer(config: ConsumerConfig, options: ConsumerOpt
       },
     },
     topics,
-    deadLetter: createDeadLetterQueue({ producer: dlqProducer, logger, metrics }),
+    deadLetter: createDeadLetterQueue({ producer: dlqProducer, logger, onDeadLettered: metrics.deadLettered }),
     apply: {
       // The partitions' batches are handled side by side: one Reference API call per tenant and type for all of them…
       fetchEntities: coalesceFetches((synced, orgId, ids, trace) => reference.fetchEntities(synced.path, orgId, ids, trace)),

@@ -3,7 +3,6 @@ import { trace } from '@opentelemetry/api';
 import { deadLetterTopic, DeadLetterHeaders, EventHeaders, type EventRejection } from '@tenant-sync/contracts';
 import { contextOf } from '@tenant-sync/tracing';
 import type { IHeaders, KafkaMessage, Producer } from '@tenant-sync/kafka';
-import type { ConsumerMetrics } from './metrics.ts';
 
 /**
  * Why a message was dead-lettered: a fixed, low-cardinality code (metric label, `dlq-code`
@@ -38,7 +37,7 @@ export function header(headers: IHeaders | undefined, name: string): string | un
  * (`<topic>.dlq`): key, value and headers as they came, plus the reason, its code and where the
  * message was (topic, partition, offset).
  */
-export function createDeadLetterQueue({ producer, logger, metrics }: { producer: Producer; logger: Logger; metrics?: ConsumerMetrics | undefined }) {
+export function createDeadLetterQueue({ producer, logger, onDeadLettered }: { producer: Producer; logger: Logger; onDeadLettered?: ((code: DeadLetterCode) => void) | undefined }) {
   return async function deadLetter(from: { topic: string; partition: number }, letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     const ordered = [...letters].sort((x, y) => Number(BigInt(x.message.offset) - BigInt(y.message.offset)));
@@ -58,7 +57,7 @@ export function createDeadLetterQueue({ producer, logger, metrics }: { producer:
       })),
     });
     for (const { message, code, reason } of ordered) {
-      metrics?.deadLettered(code);
+      onDeadLettered?.(code);
       const traceId = trace.getSpanContext(contextOf(header(message.headers, EventHeaders.traceparent)))?.traceId;
       logger.warn({ topic: from.topic, partition: from.partition, offset: message.offset, code, reason, ...(traceId ? { traceId } : {}) }, 'message dead-lettered');
     }

@@ -59,7 +59,7 @@ function harness({
       { topic: 'user-events', synced: users },
       { topic: 'team-events', synced: teams },
     ],
-    deadLetter: createDeadLetterQueue({ producer, logger, metrics }),
+    deadLetter: createDeadLetterQueue({ producer, logger, onDeadLettered: metrics.deadLettered }),
     apply: { fetchEntities, writeStates, wait: async () => {} },
     logger,
     metrics,
