@@ -185,9 +185,10 @@ async function main() {
   progress('starting PostgreSQL and Kafka (fresh databases and topics)');
   const { infra, stop } = await startTestInfrastructure();
   const admin = postgres(infra.sourceAdminUrl, { max: 4, onnotice: () => {} });
-  const kafka = createKafka({ brokers: infra.brokers, clientId: 'relay-bench', logger: pino({ level: 'error' }) });
+  const kafkaOptions = { brokers: infra.brokers, clientId: 'relay-bench', logger: pino({ level: 'error' }) };
+  const kafka = createKafka(kafkaOptions);
   const relayDb = createRelayDatabase(infra.relayAppUrl, 'relay-bench');
-  const producer = createProducer({ brokers: infra.brokers, clientId: 'relay-bench', logger: pino({ level: 'error' }) });
+  const producer = createProducer(kafkaOptions);
   const topicPrefix = `relay-bench-${Date.now()}`;
   const topic = `${topicPrefix}-user`;
   try {

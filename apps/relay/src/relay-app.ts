@@ -28,10 +28,11 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
   const onClose: Array<() => unknown> = [() => tracing.shutdown()];
   const db = createRelayDatabase(config.RELAY_DATABASE_URL);
   onClose.push(() => db.destroy());
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger, security: config });
+  const kafkaOptions = { brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger, security: config };
+  const kafka = createKafka(kafkaOptions);
   const registry = createMetricsRegistry('relay');
   const metrics = createRelayMetrics(registry, () => pendingStats(db));
-  const producer = createProducer({ brokers: config.KAFKA_BROKERS, clientId: 'tenant-sync-relay', logger, security: config });
+  const producer = createProducer(kafkaOptions);
   let producing = false;
   const kafkaAnswers = kafkaReadiness(kafka, []);
   onClose.push(() => kafkaAnswers.close());

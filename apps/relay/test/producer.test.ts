@@ -9,8 +9,9 @@ const infra = inject('infra');
 const logger = pino({ level: 'silent' });
 
 describe('the relay producer', () => {
-  const kafka = createKafka({ brokers: infra.brokers, clientId: 'producer-test', logger });
-  const producer = createProducer({ brokers: infra.brokers, clientId: 'producer-test', logger });
+  const kafkaOptions = { brokers: infra.brokers, clientId: 'producer-test', logger };
+  const kafka = createKafka(kafkaOptions);
+  const producer = createProducer(kafkaOptions);
   const prefix = `producer-test-${randomUUID()}`;
   const [users, teams, ours, compatible] = ['user', 'team', 'ours', 'compatible'].map((name) => `${prefix}-${name}`) as [string, string, string, string];
   const keys: string[] = Array.from({ length: 40 }, () => randomUUID());

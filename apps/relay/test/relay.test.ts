@@ -18,7 +18,8 @@ const logger = pino({ level: 'silent' });
 
 describe('relay', () => {
   const admin = postgres(infra.sourceAdminUrl, { max: 2, onnotice: () => {} });
-  const kafka = createKafka({ brokers: infra.brokers, clientId: 'relay-test', logger });
+  const kafkaOptions = { brokers: infra.brokers, clientId: 'relay-test', logger };
+  const kafka = createKafka(kafkaOptions);
   const dbs: Array<ReturnType<typeof createRelayDatabase>> = [];
   const producers: Array<ReturnType<typeof createProducer>> = [];
 
@@ -28,7 +29,7 @@ describe('relay', () => {
 
   async function prepareRelay(topic: string, relayId: string, batchSize = 100) {
     const db = createRelayDatabase(infra.relayAppUrl, relayId);
-    const producer = createProducer({ brokers: infra.brokers, clientId: 'relay-test', logger });
+    const producer = createProducer(kafkaOptions);
     await producer.connect();
     dbs.push(db);
     producers.push(producer);

@@ -16,8 +16,8 @@ export interface BatchProducer {
    * them; rejects with the first failed delivery, once every report is in.
    */
   send(messages: readonly OutgoingMessage[]): Promise<void>;
-  /** Waits for the messages in flight (at most `timeoutMs`), then disconnects. */
-  disconnect(timeoutMs?: number): Promise<void>;
+  /** Waits for the messages in flight (at most 5 s), then disconnects. */
+  disconnect(): Promise<void>;
 }
 
 /** librdkafka's log severities (syslog's), as pino levels. */
@@ -106,11 +106,11 @@ export function createBatchProducer(options: KafkaOptions, properties: Record<st
       });
     },
 
-    disconnect: (timeoutMs = 5_000) =>
+    disconnect: () =>
       new Promise<void>((resolve) => {
         if (!client.isConnected()) return resolve();
         // The native disconnect flushes first.
-        client.disconnect(timeoutMs, () => resolve());
+        client.disconnect(5_000, () => resolve());
       }),
   };
 }
