@@ -141,7 +141,7 @@ async function main() {
     const committedMs = Date.now();
     const report = (n: number) => progress(`  ${rate(n - before)} of ${rate(IMPORT)} imported users synced`);
     const lastSynced = await waitForCount(copy, before + IMPORT, 600_000, report, importer.id);
-    return { eps: IMPORT / ((lastSynced - started) / 1_000), openMs: committedMs - started, committedMs };
+    return { eps: IMPORT / ((lastSynced - started) / 1_000), openMs: committedMs - started, drainMs: Math.round(lastSynced - committedMs), committedMs };
   };
 
   try {
@@ -170,7 +170,7 @@ async function main() {
     await copy.unsafe('VACUUM ANALYZE synced_users');
     progress(`import alone: ${rate(IMPORT)} users in one transaction`);
     const aloneStart = await phaseStart(apps);
-    const { eps: aloneEps } = await importAndDrain(1);
+    const { eps: aloneEps, openMs: aloneOpenMs, drainMs: aloneDrainMs } = await importAndDrain(1);
     const aloneUse = await phaseUse(aloneStart);
 
     // Both rounds start from the same tables: the first round's users are taken out of the
@@ -189,7 +189,7 @@ async function main() {
     let importing = true;
     const sharedStart = await phaseStart(apps);
     const quietDuring = quietWrites(() => !importing);
-    const { eps: sharedEps, openMs: importOpenMs, committedMs: importCommittedMs } = await importAndDrain(2);
+    const { eps: sharedEps, openMs: importOpenMs, drainMs: sharedDrainMs, committedMs: importCommittedMs } = await importAndDrain(2);
     importing = false;
     const sharedUse = await phaseUse(sharedStart);
     const duringChanges = await quietChanges(await quietDuring);
@@ -228,6 +228,7 @@ async function main() {
       quiet_consumer_ms: { idle: quantiles(idle.consumer), during_import: quantiles(during.consumer) },
       // The import's phases: its transaction open (its rows uncommitted in the outbox), then drained.
       import_open_ms: importOpenMs,
+      import_phases_ms: { alone: { open: aloneOpenMs, drain: aloneDrainMs }, shared: { open: importOpenMs, drain: sharedDrainMs } },
       quiet_while_import_open_ms: phaseSummary(whileOpen),
       quiet_after_import_commit_ms: phaseSummary(afterCommit),
       // Before the latency starts: the quiet INSERT, sent → COMMIT returned (the source's write, which waits for the WAL flush).
@@ -264,7 +265,8 @@ async function main() {
       `| idle system | ${result.quiet_insert_ms.idle.p50} / ${result.quiet_insert_ms.idle.p99} | ${result.quiet_relay_ms.idle.p50} / ${result.quiet_relay_ms.idle.p99} | ${result.quiet_consumer_ms.idle.p50} / ${result.quiet_consumer_ms.idle.p99} |`,
       `| during the import | ${result.quiet_insert_ms.during_import.p50} / ${result.quiet_insert_ms.during_import.p99} | ${result.quiet_relay_ms.during_import.p50} / ${result.quiet_relay_ms.during_import.p99} | ${result.quiet_consumer_ms.during_import.p50} / ${result.quiet_consumer_ms.during_import.p99} |`,
       '',
-      `The import's transaction was open for ${rate(importOpenMs)} ms, its rows uncommitted in the outbox; the quiet tenant's changes in that time and after its commit:`,
+      `The import's transaction was open for ${rate(importOpenMs)} ms (alone: ${rate(aloneOpenMs)} ms), its rows uncommitted in the outbox; its commit to its last user in the copy took ${rate(sharedDrainMs)} ms (alone: ${rate(aloneDrainMs)} ms). ` +
+        "The quiet tenant's changes while it was open and after its commit:",
       '',
       '| quiet tenant | changes | COMMIT returned → copy commit, p50 / p99 ms | relay part, p50 / p99 ms | consumer part, p50 / p99 ms |',
       '|---|---|---|---|---|',
