@@ -23,7 +23,7 @@ export const relayConfigSchema = Type.Object({
    * the relay stops publishing a backlog: past it, the backlog waits in the outbox, where every
    * tenant's next change is claimed first, not in Kafka behind it (docs/relay.md); 0 turns it off.
    */
-  RELAY_MAX_LAG: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 10_000 }),
+  RELAY_MAX_LAG: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 5_000 }),
   /** The consumer groups whose lag RELAY_MAX_LAG bounds, comma-separated (the consumer's KAFKA_GROUP_ID). */
   RELAY_LAG_GROUPS: Type.String({ default: 'tenant-sync-consumer' }),
   /** How long the source keeps a deleted entity's tombstone (7 days). */
