@@ -95,7 +95,12 @@ async function main() {
     const started = Date.now();
     const relay = await startRelay(infra, topicTemplate);
     apps.push(relay);
+    // Where the prefill's time and cores go, from the relay's readiness (it claims from its start).
+    const beforePrefill = await scrapeStages(relay.opsPort, consumerOpsPort);
+    const prefillStart = await phaseStart(apps);
     const e2eMs = (await waitForCount(consumerDb, USERS, 600_000, (n) => progress(`  ${rate(n)} synced`))) - started;
+    const prefillUse = await phaseUse(prefillStart);
+    const prefillStages = stagesBetween(beforePrefill, await scrapeStages(relay.opsPort, consumerOpsPort));
     const e2eUps = USERS / (e2eMs / 1000);
     progress(`  ${rate(e2eUps)} users/s end to end; steady ${RATE} users/s for ${SECONDS} s`);
 
@@ -148,6 +153,9 @@ async function main() {
       stages_ms: stages,
       cores: steadyUse.cores,
       gc_ms: steadyUse.gc,
+      prefill_stages_ms: prefillStages,
+      prefill_cores: prefillUse.cores,
+      prefill_gc_ms: prefillUse.gc,
     };
     const report = [
       `### Consumer, end to end — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
@@ -169,6 +177,13 @@ async function main() {
       ...stageTableRows(stages),
       '',
       ...phaseUseTable("Where the steady phase's cores went", steadyUse, machine.cores),
+      "Where the prefill's time went, from the relay's readiness to the last user in the copy (the apps' histograms):",
+      '',
+      '| stage | p50 ms | p99 ms | count |',
+      '|---|---|---|---|',
+      ...stageTableRows(prefillStages),
+      '',
+      ...phaseUseTable("Where the prefill's cores went, from the relay's readiness to the last user in the copy", prefillUse, machine.cores),
     ].join('\n');
     process.stdout.write(`\n${report}\n`);
     if (errors.length > 0) process.stdout.write(`${errors.slice(0, 10).join('\n')}\n`);
