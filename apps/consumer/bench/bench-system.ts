@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type postgres from 'postgres';
 import { freePort } from '@tenant-sync/local-infra';
-import { histogramQuantiles, scrapeMetrics, startApp, stageRows, type Quantiles, type TestInfrastructure } from '@tenant-sync/testing';
+import { histogramQuantiles, scrapeMetrics, startApp, stageTable as tableOf, type Quantiles, type TestInfrastructure } from '@tenant-sync/testing';
 import { CONSUMER_STAGES, type ConsumerStage } from '../src/metrics.ts';
 
 export function percentile(values: number[], p: number): number {
@@ -108,5 +108,5 @@ const stageMeaning: Record<keyof StageBreakdown, string> = {
   applied: 'consumer, per event: produced → committed to the copy',
 };
 
-/** The breakdown as markdown table rows: `| stage | p50 | p99 | count |`. */
-export const stageTableRows = (stages: StageBreakdown): string[] => stageRows(stages, stageMeaning);
+/** The breakdown as a markdown table under `caption`: `| stage | p50 | p99 | count |`. */
+export const stageTable = (caption: string, stages: StageBreakdown): string[] => tableOf(caption, stages, stageMeaning);

@@ -20,7 +20,7 @@ import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
 import { describeMachine, phaseStart, phaseUse, phaseUseTable, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
-import { percentile, scrapeStages, stagesBetween, stageTableRows, startApps, startRelay, waitForCount } from './bench-system.ts';
+import { percentile, scrapeStages, stagesBetween, stageTable, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 10);
@@ -170,19 +170,9 @@ async function main() {
       `| steady ${rate(offeredRate)} new users/s for ${SECONDS} s, source commit → consumer commit | p50 ${p50} ms · p95 ${p95} ms · p99 ${p99} ms | p99 ≤ 100 ms |`,
       `| error log lines of the three apps | ${errors.length} | 0 |`,
       '',
-      'Where the steady phase\'s time went (the apps\' histograms):',
-      '',
-      '| stage | p50 ms | p99 ms | count |',
-      '|---|---|---|---|',
-      ...stageTableRows(stages),
-      '',
+      ...stageTable("Where the steady phase's time went (the apps' histograms):", stages),
       ...phaseUseTable("Where the steady phase's cores went", steadyUse, machine.cores),
-      "Where the prefill's time went, from the relay's readiness to the last user in the copy (the apps' histograms):",
-      '',
-      '| stage | p50 ms | p99 ms | count |',
-      '|---|---|---|---|',
-      ...stageTableRows(prefillStages),
-      '',
+      ...stageTable("Where the prefill's time went, from the relay's readiness to the last user in the copy (the apps' histograms):", prefillStages),
       ...phaseUseTable("Where the prefill's cores went, from the relay's readiness to the last user in the copy", prefillUse, machine.cores),
     ].join('\n');
     process.stdout.write(`\n${report}\n`);

@@ -32,7 +32,7 @@ import { claimAndDeleteCeiling, producerCeiling } from './ceilings.ts';
 import { anchorInfrastructure, prepareAnchor, runDebezium, type DebeziumResult } from './debezium-anchor.ts';
 import { naiveRelay } from './naive-relay.ts';
 import { offerLoad, prefillOutbox, waitUntilDrained } from './outbox-load.ts';
-import { scrapeStages, stageRows } from './stage-breakdown.ts';
+import { scrapeStages, stageTable } from './stage-breakdown.ts';
 import { writeThroughput } from './write-throughput.ts';
 
 const DRAIN_ROWS = Number(process.env.BENCH_DRAIN_ROWS ?? 200_000);
@@ -290,14 +290,10 @@ async function main() {
         : []),
       '',
       ...(steady.stages
-        ? [
+        ? stageTable(
             `Where the steady load's time went (the relay's histograms; commit → NOTIFY at a listener of the bench: p50 ${steady.notify.p50} ms, p99 ${steady.notify.p99} ms):`,
-            '',
-            '| stage | p50 ms | p99 ms | count |',
-            '|---|---|---|---|',
-            ...stageRows(steady.stages),
-            '',
-          ]
+            steady.stages,
+          )
         : []),
       ...phaseUseTable("Where the steady load's cores went", steady.use, machine.cores),
     ].join('\n');

@@ -1,4 +1,4 @@
-import { histogramQuantiles, scrapeMetrics, stageRows as rowsOf, type Quantiles } from '@tenant-sync/testing';
+import { histogramQuantiles, scrapeMetrics, stageTable as tableOf, type Quantiles } from '@tenant-sync/testing';
 import { BATCH_STAGES } from '../src/metrics.ts';
 
 /** Where a relay's time went, read off its histograms (milliseconds). */
@@ -34,5 +34,5 @@ const meaning: Record<keyof StageBreakdown, string> = {
   publish_lag: 'event: written → Kafka ack',
 };
 
-/** One table row per stage: `| stage | p50 | p99 | count |`. */
-export const stageRows = (breakdown: StageBreakdown): string[] => rowsOf(breakdown, meaning);
+/** The breakdown as a markdown table under `caption`: `| stage | p50 | p99 | count |`. */
+export const stageTable = (caption: string, breakdown: StageBreakdown): string[] => tableOf(caption, breakdown, meaning);

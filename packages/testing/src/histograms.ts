@@ -78,9 +78,10 @@ export function histogramTotal(text: string, name: string, labels: Record<string
   };
 }
 
-/** One markdown table row per stage: `| meaning | p50 | p99 | count |`. */
-export function stageRows<Stage extends string>(stages: Record<Stage, Quantiles>, meaning: Record<Stage, string>): string[] {
-  return (Object.keys(meaning) as Stage[]).map(
+/** The stages as a markdown table under `caption`: `| stage | p50 ms | p99 ms | count |`, one row per stage of `meaning`. */
+export function stageTable<Stage extends string>(caption: string, stages: Record<Stage, Quantiles>, meaning: Record<Stage, string>): string[] {
+  const rows = (Object.keys(meaning) as Stage[]).map(
     (stage) => `| ${meaning[stage]} | ${stages[stage].p50} | ${stages[stage].p99} | ${stages[stage].count.toLocaleString('en-US')} |`,
   );
+  return [caption, '', '| stage | p50 ms | p99 ms | count |', '|---|---|---|---|', ...rows, ''];
 }
