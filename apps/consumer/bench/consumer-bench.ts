@@ -19,7 +19,7 @@ import postgres from 'postgres';
 import { eventTopic } from '@tenant-sync/contracts';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { workspaceRoot } from '@tenant-sync/local-infra';
-import { describeMachine, phaseStart, phaseUse, phaseUseTable, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
+import { counterTotal, describeMachine, phaseStart, phaseUse, phaseUseTable, startTestInfrastructure, type AppProcess } from '@tenant-sync/testing';
 import { percentile, scrapeStages, stagesBetween, stageTable, startApps, startRelay, waitForCount } from './bench-system.ts';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
@@ -100,7 +100,12 @@ async function main() {
     const prefillStart = await phaseStart(apps);
     const e2eMs = (await waitForCount(consumerDb, USERS, 600_000, (n) => progress(`  ${rate(n)} synced`))) - started;
     const prefillUse = await phaseUse(prefillStart);
-    const prefillStages = stagesBetween(beforePrefill, await scrapeStages(relay.opsPort, consumerOpsPort));
+    const afterPrefill = await scrapeStages(relay.opsPort, consumerOpsPort);
+    const prefillStages = stagesBetween(beforePrefill, afterPrefill);
+    // The prefill runs in one of two regimes: RELAY_MAX_LAG counts only the partitions the
+    // consumer group has committed on, so when the relay drains the outbox before the first
+    // commits it is never held (docs/relay.md). The holds say which one a run was in.
+    const prefillLagHolds = counterTotal(afterPrefill.relay, 'relay_lag_holds_total', beforePrefill.relay);
     const e2eUps = USERS / (e2eMs / 1000);
     progress(`  ${rate(e2eUps)} users/s end to end; steady ${RATE} users/s for ${SECONDS} s`);
 
@@ -153,6 +158,7 @@ async function main() {
       stages_ms: stages,
       cores: steadyUse.cores,
       gc_ms: steadyUse.gc,
+      prefill_lag_holds: prefillLagHolds,
       prefill_stages_ms: prefillStages,
       prefill_cores: prefillUse.cores,
       prefill_gc_ms: prefillUse.gc,
@@ -166,7 +172,7 @@ async function main() {
       '',
       '| measure | result | target |',
       '|---|---|---|',
-      `| ${rate(USERS)} users prefilled in source_db (outbox by trigger) → all in consumer_db, from the relay's start | ${rate(e2eUps)} users/s (${(e2eMs / 1000).toFixed(1)} s) | ≥ 10,000 users/s |`,
+      `| ${rate(USERS)} users prefilled in source_db (outbox by trigger) → all in consumer_db, from the relay's start | ${rate(e2eUps)} users/s (${(e2eMs / 1000).toFixed(1)} s; RELAY_MAX_LAG held the relay ${rate(prefillLagHolds)} times) | ≥ 10,000 users/s |`,
       `| steady ${rate(offeredRate)} new users/s for ${SECONDS} s, source commit → consumer commit | p50 ${p50} ms · p95 ${p95} ms · p99 ${p99} ms | p99 ≤ 100 ms |`,
       `| error log lines of the three apps | ${errors.length} | 0 |`,
       '',

@@ -78,6 +78,12 @@ export function histogramTotal(text: string, name: string, labels: Record<string
   };
 }
 
+/** The value of the counter `name` summed over its series; of what was counted since the scrape `before` when it is given. */
+export function counterTotal(text: string, name: string, before?: string): number {
+  const total = (source: string) => [...source.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
+  return total(text) - (before === undefined ? 0 : total(before));
+}
+
 /** The stages as a markdown table under `caption`: `| stage | p50 ms | p99 ms | count |`, one row per stage of `meaning`. */
 export function stageTable<Stage extends string>(caption: string, stages: Record<Stage, Quantiles>, meaning: Record<Stage, string>): string[] {
   const rows = (Object.keys(meaning) as Stage[]).map(

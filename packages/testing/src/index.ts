@@ -4,7 +4,7 @@ export { eventually } from './eventually.ts';
 export { readTopic, type ReadMessage } from './read-topic.ts';
 export { startApp, type AppProcess } from './app-process.ts';
 export { describeMachine, type MachineSummary } from './machine.ts';
-export { histogramQuantiles, histogramTotal, scrapeMetrics, stageTable, type Quantiles } from './histograms.ts';
+export { counterTotal, histogramQuantiles, histogramTotal, scrapeMetrics, stageTable, type Quantiles } from './histograms.ts';
 export { coresBetween, readCpu, type CpuReading } from './cpu-use.ts';
 export { phaseStart, phaseUse, phaseUseTable, type PhaseStart, type PhaseUse } from './phase-use.ts';
 export { startSystem, type RunningSystem, type SystemOptions } from './system.ts';

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { coresBetween, readCpu } from '../src/cpu-use.ts';
-import { histogramTotal } from '../src/histograms.ts';
 
 /** Keeps this process busy until it has used `ms` of CPU (not of wall time: a loaded machine stretches that). */
 function spin(ms: number): void {
@@ -38,32 +37,5 @@ describe('readCpu', () => {
     const reading = readCpu({ self: process.pid }, [command]);
     expect(reading.seconds.self).toBeGreaterThan(0);
     expect(reading.seconds[command]).toBeGreaterThanOrEqual(reading.seconds.self!);
-  });
-});
-
-describe('histogramTotal', () => {
-  const scrape = (minor: [number, number], major: [number, number]) =>
-    [
-      '# TYPE nodejs_gc_duration_seconds histogram',
-      `nodejs_gc_duration_seconds_bucket{le="0.01",kind="minor"} ${minor[0]}`,
-      `nodejs_gc_duration_seconds_sum{kind="minor"} ${minor[1]}`,
-      `nodejs_gc_duration_seconds_count{kind="minor"} ${minor[0]}`,
-      `nodejs_gc_duration_seconds_sum{kind="major"} ${major[1]}`,
-      `nodejs_gc_duration_seconds_count{kind="major"} ${major[0]}`,
-      'relay_batch_duration_seconds_sum 4.5',
-      'relay_batch_duration_seconds_count 9',
-    ].join('\n');
-
-  it('gives the count and total of one series since an earlier scrape', () => {
-    const before = scrape([10, 0.1], [1, 0.05]);
-    const after = scrape([14, 0.18], [1, 0.05]);
-    expect(histogramTotal(after, 'nodejs_gc_duration_seconds', { kind: 'minor' }, before)).toEqual({ count: 4, totalMs: 80 });
-    expect(histogramTotal(after, 'nodejs_gc_duration_seconds', { kind: 'major' }, before)).toEqual({ count: 0, totalMs: 0 });
-  });
-
-  it('reads series without labels, and sums every series the labels match', () => {
-    const text = scrape([2, 0.02], [1, 0.1]);
-    expect(histogramTotal(text, 'relay_batch_duration_seconds')).toEqual({ count: 9, totalMs: 4500 });
-    expect(histogramTotal(text, 'nodejs_gc_duration_seconds')).toEqual({ count: 3, totalMs: 120 });
   });
 });
