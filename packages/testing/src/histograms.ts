@@ -58,30 +58,29 @@ export function histogramQuantiles(text: string, name: string, labels: Record<st
   return { count: buckets.at(-1)?.count ?? 0, p50: ms(0.5), p99: ms(0.99) };
 }
 
+/** The sum of the metric `name`'s series whose labels include `labels`; 0 for no scrape. */
+function seriesTotal(text: string | undefined, name: string, labels: Record<string, string>): number {
+  if (text === undefined) return 0;
+  let total = 0;
+  for (const match of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
+    const series = labelsOf(match[1]);
+    if (Object.entries(labels).every(([label, wanted]) => series[label] === wanted)) total += Number(match[2]);
+  }
+  return total;
+}
+
 /**
  * How many observations the histogram `name` (in seconds) has for the series with `labels`, and
  * their total in ms; of what was observed since the scrape `before` when it is given.
  */
 export function histogramTotal(text: string, name: string, labels: Record<string, string> = {}, before?: string): { count: number; totalMs: number } {
-  const value = (source: string | undefined, suffix: 'count' | 'sum') => {
-    if (source === undefined) return 0;
-    let total = 0;
-    for (const match of source.matchAll(new RegExp(`^${name}_${suffix}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
-      const series = labelsOf(match[1]);
-      if (Object.entries(labels).every(([label, wanted]) => series[label] === wanted)) total += Number(match[2]);
-    }
-    return total;
-  };
-  return {
-    count: value(text, 'count') - value(before, 'count'),
-    totalMs: Number(((value(text, 'sum') - value(before, 'sum')) * 1000).toFixed(1)),
-  };
+  const since = (suffix: 'count' | 'sum') => seriesTotal(text, `${name}_${suffix}`, labels) - seriesTotal(before, `${name}_${suffix}`, labels);
+  return { count: since('count'), totalMs: Number((since('sum') * 1000).toFixed(1)) };
 }
 
 /** The value of the counter `name` summed over its series; of what was counted since the scrape `before` when it is given. */
 export function counterTotal(text: string, name: string, before?: string): number {
-  const total = (source: string) => [...source.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
-  return total(text) - (before === undefined ? 0 : total(before));
+  return seriesTotal(text, name, {}) - seriesTotal(before, name, {});
 }
 
 /** The stages as a markdown table under `caption`: `| stage | p50 ms | p99 ms | count |`, one row per stage of `meaning`. */
