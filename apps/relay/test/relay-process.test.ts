@@ -103,17 +103,30 @@ describe('relay process', () => {
     const eventIds = await outboxEventIds();
     expect(eventIds).toHaveLength(20_000);
     const env = relayEnv(infra.brokers, topic, { RELAY_BATCH_SIZE: '500', RELAY_LEASE_MS: '2000' });
+    const leasedBy = async (relayId: string) => Number((await admin`SELECT count(*)::int AS n FROM outbox WHERE lease_owner = ${relayId}`)[0]?.n);
 
-    const doomed = await startRelay({ ...env, RELAY_ID: 'doomed' });
-    await eventually(async () => expect(await pendingRows()).toBeLessThan(15_000), 60_000, 10);
-
-    doomed.child.kill('SIGKILL');
-    expect(await doomed.stop()).toBeNull();
-    // It died holding leases: a batch in flight and the one it had claimed ahead. Their rows
-    // are still its own (deleted rows are gone, given-back rows have no owner), whether or not
-    // the 2 s leases have run out by now: on a loaded CI machine a batch can outlast them.
-    const [leased] = await admin`SELECT count(*)::int AS n FROM outbox WHERE lease_owner = 'doomed'`;
-    expect(leased?.n).toBeGreaterThan(0);
+    // Killed while it is seen holding leases: a batch in flight and the one it had claimed
+    // ahead. A relay holds none for a moment between two batches (a few hundredths of the
+    // time); one that died in such a moment is followed by another, killed the same way.
+    let leased = 0;
+    for (let attempt = 1; leased === 0; attempt += 1) {
+      expect(attempt).toBeLessThanOrEqual(5);
+      const doomed = await startRelay({ ...env, RELAY_ID: `doomed-${attempt}` });
+      await eventually(
+        async () => {
+          expect(await pendingRows()).toBeLessThan(17_000 - attempt * 2_000);
+          expect(await leasedBy(`doomed-${attempt}`)).toBeGreaterThan(0);
+        },
+        60_000,
+        5,
+      );
+      doomed.child.kill('SIGKILL');
+      expect(await doomed.stop()).toBeNull();
+      // Its rows are still its own (deleted rows are gone, given-back rows have no owner),
+      // whether or not the 2 s leases have run out by now: on a loaded CI machine a batch can
+      // outlast them.
+      leased = await leasedBy(`doomed-${attempt}`);
+    }
 
     // The dead relay's leases expire after 2 s; the survivor claims those rows again.
     await startRelay({ ...env, RELAY_ID: 'survivor' });
