@@ -13,12 +13,15 @@ export function percentile(values: number[], p: number): number {
 
 /**
  * How often `waitForCount` counts. A count scans the copy's index: 200,000 entries took 14–17
- * ms on an idle machine with the table vacuumed, more while rows are fresh. Asked every 50 ms,
- * as it was, that took a fifth of a core or more from the system under measurement, just when
- * a drain or an import needed it most. The end is read from the rows themselves (`synced_at`),
- * so counting less often loses no precision.
+ * ms on an idle machine with the table vacuumed, and 42 ms on average for an import's 100,000
+ * fresh rows during `bench-fairness` (`pg_stat_statements`): without a vacuum since they were
+ * written, every entry is checked in the table as well. Asked every 50 ms, as it was, that took
+ * a fifth of a core or more from the system under measurement, just when a drain or an import
+ * needed it most; every 500 ms it still took a core for 42 ms twice a second. The end is read
+ * from the rows themselves (`synced_at`), so counting less often loses no precision: a phase
+ * only lasts up to one interval longer.
  */
-const COUNT_EVERY_MS = 500;
+const COUNT_EVERY_MS = 3_000;
 
 /**
  * Waits until the copy holds `count` users (of `orgId` only, when given); resolves with when
