@@ -141,7 +141,7 @@ async function main() {
     const committedMs = Date.now();
     const report = (n: number) => progress(`  ${rate(n - before)} of ${rate(IMPORT)} imported users synced`);
     const lastSynced = await waitForCount(copy, before + IMPORT, 600_000, report, importer.id);
-    return { eps: IMPORT / ((lastSynced - started) / 1_000), openMs: committedMs - started, drainMs: Math.round(lastSynced - committedMs), committedMs, drainedMs: lastSynced };
+    return { eps: IMPORT / ((lastSynced - started) / 1_000), openMs: committedMs - started, drainMs: Math.round(lastSynced - committedMs), committedMs };
   };
 
   try {
@@ -189,12 +189,12 @@ async function main() {
     let importing = true;
     const sharedStart = await phaseStart(apps);
     const quietDuring = quietWrites(() => !importing);
-    const { eps: sharedEps, openMs: importOpenMs, drainMs: sharedDrainMs, committedMs: importCommittedMs, drainedMs: importDrainedMs } = await importAndDrain(2);
+    const { eps: sharedEps, openMs: importOpenMs, drainMs: sharedDrainMs, committedMs: importCommittedMs } = await importAndDrain(2);
     importing = false;
     const sharedUse = await phaseUse(sharedStart);
     // The quiet changes committed before the import's last user reached the copy: the few
     // written while the drain's end was being noticed met a system with no import left.
-    const duringChanges = (await quietChanges(await quietDuring)).filter((change) => change.committedMs <= importDrainedMs);
+    const duringChanges = (await quietChanges(await quietDuring)).filter((change) => change.committedMs <= importCommittedMs + sharedDrainMs);
 
     // When the relay produced each quiet change, off the topic (read after the runs, so the
     // reading takes nothing from them): it splits each latency into the relay's and the consumer's.
