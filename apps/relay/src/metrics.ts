@@ -41,9 +41,14 @@ export function createRelayMetrics(registry: Registry, collectPending: () => Pro
       help: 'Messages the slowest consuming group of RELAY_LAG_GROUPS is behind on the events topics, as last read',
       registers: [registry],
     }),
+    tenantPace: new Gauge({
+      name: 'relay_tenant_pace_rows_per_second',
+      help: 'Rows a second the relay publishes of one tenant while other tenants have changes too: under what the consumers apply, at most RELAY_TENANT_RATE',
+      registers: [registry],
+    }),
     pacedClaims: new Counter({
       name: 'relay_paced_claims_total',
-      help: 'Claims after which the relay waited because a tenant sharing it with others had reached RELAY_TENANT_RATE',
+      help: 'Claims after which the relay waited because a tenant sharing it with others had reached its pace',
       registers: [registry],
     }),
     batchSize: new Histogram({

@@ -5,6 +5,7 @@ import { pingDatabase } from '@tenant-sync/db';
 import { brokersAnswer, createKafka, kafkaReadiness, kafkaSecurityOf } from '@tenant-sync/kafka';
 import { buildOpsServer, createLogger, createMetricsRegistry, waitForDependencies } from '@tenant-sync/ops';
 import { startTracing } from '@tenant-sync/tracing';
+import { createConsumerPace } from './consumer-pace.ts';
 import { watchDownstreamLag } from './downstream-lag/watch.ts';
 import { createEventTopics } from './event-topics.ts';
 import { createRelayMetrics } from './metrics.ts';
@@ -50,6 +51,10 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
   onClose.push(() => opsServer.close());
   const topics = createEventTopics(kafka, config);
   const lagGroups = splitList(config.RELAY_LAG_GROUPS);
+  // Without the consumers' lag the pace stays at RELAY_TENANT_RATE. Under a tenth of
+  // RELAY_MAX_LAG, a lag is too small to say the consumers are behind, whatever their rate.
+  const pace = createConsumerPace({ ceiling: config.RELAY_TENANT_RATE, behindAt: config.RELAY_MAX_LAG / 10 });
+  metrics.tenantPace.set(pace.rate());
   const downstream =
     config.RELAY_MAX_LAG > 0 && lagGroups.length > 0
       ? watchDownstreamLag({
@@ -58,7 +63,11 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
           topics: topics.prepared,
           logger,
           logLevel: config.LOG_LEVEL,
-          onRead: (lag) => metrics.downstreamLag.set(lag),
+          onRead: (reading) => {
+            metrics.downstreamLag.set(reading.lag);
+            pace.read(reading);
+            metrics.tenantPace.set(pace.rate());
+          },
         })
       : undefined;
   if (downstream) onClose.push(() => downstream.stop());
@@ -72,7 +81,7 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
     batchSize: config.RELAY_BATCH_SIZE,
     pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
     leaseMs: config.RELAY_LEASE_MS,
-    tenantRate: config.RELAY_TENANT_RATE,
+    tenantPace: config.RELAY_TENANT_RATE > 0 ? pace.rate : undefined,
     downstream: downstream && { lag: downstream.current, maxLag: config.RELAY_MAX_LAG },
   });
 

@@ -27,8 +27,8 @@ export interface RelayOptions {
   leaseMs: number;
   /** Batches published at once (`BATCHES_IN_FLIGHT`). */
   batchesInFlight?: number;
-  /** Rows a second of one tenant while other tenants have changes too (`RELAY_TENANT_RATE`); 0 or none: unpaced. */
-  tenantRate?: number;
+  /** Rows a second of one tenant while other tenants have changes too (`createConsumerPace`); none: unpaced. */
+  tenantPace?: () => number;
   /** The consumers' lag, and how much of it holds a backlog in the outbox (`RELAY_MAX_LAG`, see `run`). */
   downstream?: { lag: () => number; maxLag: number };
 }
@@ -60,7 +60,7 @@ export const BATCHES_IN_FLIGHT = 2;
  * other tenants' changes behind them (`consumer:bench-fairness` with BENCH_IMPORT=1000000).
  */
 export function createRelay(options: RelayOptions) {
-  const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs, batchesInFlight = BATCHES_IN_FLIGHT, tenantRate = 0, downstream } = options;
+  const { db, producer, topics, logger, metrics, relayId, batchSize, pollIntervalMs, leaseMs, batchesInFlight = BATCHES_IN_FLIGHT, tenantPace, downstream } = options;
   let running = false;
   let loop: Promise<void> | undefined;
   // Cuts the current wait short: stop() always, poke() only while waiting for work.
@@ -75,7 +75,7 @@ export function createRelay(options: RelayOptions) {
   let publishFailure: Error | undefined;
   let failures = 0;
 
-  const claimer = createClaimer(db, relayId, batchSize, leaseMs, tenantRate > 0 ? createTenantPacer(tenantRate, batchSize) : undefined);
+  const claimer = createClaimer(db, relayId, batchSize, leaseMs, tenantPace && createTenantPacer(tenantPace, batchSize));
   const express = createExpressClaim({ claimer, running: () => running, publish: startPublishing, wake, observeClaim, metrics, logger });
 
   async function claim(previous?: ClaimedRow[]): Promise<ClaimedRow[]> {

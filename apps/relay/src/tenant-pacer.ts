@@ -6,19 +6,24 @@ type TenantRow = Pick<OutboxRow, 'org_id'>;
 /** How long after its last claimed row a tenant still counts as having changes. */
 const SHARING_WINDOW_MS = 1_000;
 
-/** A paced tenant's burst: this many seconds of its rate, at most a batch. */
-const BURST_SECONDS = 0.25;
+/**
+ * A paced tenant's burst: this many seconds of its rate, at most a batch. A pace that binds
+ * hands the consumers the import in small steps: in bursts of a twentieth of a second instead
+ * of a quarter, a quiet tenant's p95 during an import halved (BENCHMARKS.md, "The trade a pace
+ * makes").
+ */
+const BURST_SECONDS = 0.05;
 
 /**
- * Paces each tenant to `rate` rows a second while other tenants have changes too (a token
+ * Paces each tenant to `rate()` rows a second while other tenants have changes too (a token
  * bucket per tenant). The turns already share every batch between tenants; pacing shares time.
  * An import drains faster through the relay than any consumer applies it, and that burst, not
  * the order of the rows, is what held a quiet tenant's change back: every process on the
  * machine was busy with the import's rows. A tenant alone is never paced, so an import alone
- * drains at full speed.
+ * drains at full speed. The rate may change from one call to the next (`createConsumerPace`).
  */
-export function createTenantPacer(rate: number, batchSize: number, now: () => number = () => performance.now()) {
-  const burst = Math.max(1, Math.min(batchSize, Math.floor(rate * BURST_SECONDS)));
+export function createTenantPacer(rate: () => number, batchSize: number, now: () => number = () => performance.now()) {
+  const burstOf = (perSecond: number) => Math.max(1, Math.min(batchSize, Math.floor(perSecond * BURST_SECONDS)));
   const buckets = new Map<string, { tokens: number; at: number }>();
   const lastClaimed = new Map<string, number>();
 
@@ -35,10 +40,11 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
     return lastClaimed.size > 1;
   }
 
-  function tokens(tenant: string, at: number): number {
+  function tokens(tenant: string, at: number, perSecond: number): number {
+    const burst = burstOf(perSecond);
     const bucket = buckets.get(tenant);
     if (!bucket) return burst;
-    const refilled = Math.min(burst, bucket.tokens + ((at - bucket.at) * rate) / 1000);
+    const refilled = Math.min(burst, bucket.tokens + ((at - bucket.at) * perSecond) / 1000);
     if (refilled >= burst) buckets.delete(tenant);
     return refilled;
   }
@@ -49,7 +55,8 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
       const at = now();
       const quota = new Map<string, number>();
       if (!sharing(at)) return quota;
-      for (const tenant of lastClaimed.keys()) quota.set(tenant, Math.max(0, Math.floor(tokens(tenant, at))));
+      const perSecond = rate();
+      for (const tenant of lastClaimed.keys()) quota.set(tenant, Math.max(0, Math.floor(tokens(tenant, at, perSecond))));
       return quota;
     },
     /** Counts a claim's rows against their tenants' buckets. */
@@ -58,10 +65,12 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
       const counts = rowsPerTenant(rows);
       counts.forEach((_, tenant) => lastClaimed.set(tenant, at));
       if (!sharing(at)) return;
+      const perSecond = rate();
+      const burst = burstOf(perSecond);
       // A bucket is updated in place, and entries are visited by forEach: a new bucket and a
       // destructured entry per tenant per claim were a fortieth of all the relay allocated.
       counts.forEach((count, tenant) => {
-        const left = Math.max(-burst, tokens(tenant, at) - count);
+        const left = Math.max(-burst, tokens(tenant, at, perSecond) - count);
         const bucket = buckets.get(tenant);
         if (!bucket) buckets.set(tenant, { tokens: left, at });
         else {
@@ -73,8 +82,10 @@ export function createTenantPacer(rate: number, batchSize: number, now: () => nu
     /** Milliseconds until the first of `tenants` has a full burst again: how long to wait for a paced batch. */
     refillMs(tenants: Iterable<string>): number {
       const at = now();
+      const perSecond = rate();
+      const burst = burstOf(perSecond);
       let wait = Infinity;
-      for (const tenant of tenants) wait = Math.min(wait, ((burst - tokens(tenant, at)) * 1000) / rate);
+      for (const tenant of tenants) wait = Math.min(wait, ((burst - tokens(tenant, at, perSecond)) * 1000) / perSecond);
       return Number.isFinite(wait) ? Math.max(0, wait) : 0;
     },
   };

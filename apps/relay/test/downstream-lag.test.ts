@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it, inject } from 'vitest';
 import { createKafka, ensureTopics } from '@tenant-sync/kafka';
 import { eventually } from '@tenant-sync/testing';
-import { createProgressTracker, lagOf } from '../src/downstream-lag/read.ts';
+import { createAppliedRate, createProgressTracker, lagOf, type DownstreamReading } from '../src/downstream-lag/read.ts';
 import { watchDownstreamLag } from '../src/downstream-lag/watch.ts';
 
 const offsets = (committed: Record<string, bigint>, high: Record<string, bigint>) => ({
@@ -41,6 +41,33 @@ describe('createProgressTracker', () => {
   });
 });
 
+describe('createAppliedRate', () => {
+  it('gives the messages a second a group committed past, over the partitions it committed on both times', () => {
+    let now = 0;
+    const applied = createAppliedRate(() => now, 1_000);
+    expect(applied('g', new Map([['t:0', 100n]]))).toBeUndefined();
+    now = 500;
+    // 't:1' is new: its whole offset was not committed in these 500 ms.
+    expect(applied('g', new Map([['t:0', 600n], ['t:1', 10_000n]]))).toBe(1_000);
+    // Each group is its own.
+    expect(applied('h', new Map([['t:0', 0n]]))).toBeUndefined();
+  });
+
+  it('measures over the readings of the last window, so a commit that came in one step counts over the whole window', () => {
+    let now = 0;
+    const applied = createAppliedRate(() => now, 1_000);
+    applied('g', new Map([['t:0', 0n]]));
+    now = 500;
+    expect(applied('g', new Map([['t:0', 1_000n]]))).toBe(2_000);
+    now = 1_000;
+    // Nothing committed in the last 500 ms: over the window, 1,000 a second.
+    expect(applied('g', new Map([['t:0', 1_000n]]))).toBe(1_000);
+    now = 1_500;
+    // The reading at 0 is out of the window; the one at 500 is its start.
+    expect(applied('g', new Map([['t:0', 1_500n]]))).toBe(500);
+  });
+});
+
 describe('watchDownstreamLag', () => {
   const infra = inject('infra');
   const logger = pino({ level: 'silent' });
@@ -71,11 +98,13 @@ describe('watchDownstreamLag', () => {
     await committed;
     await consumer.disconnect();
 
-    const reads: number[] = [];
+    const reads: DownstreamReading[] = [];
     const lag = watchDownstreamLag({ kafka: { brokers: infra.brokers }, groups: [group, `never-${group}`], topics: () => [topic], logger, onRead: (value) => reads.push(value) });
     try {
-      await eventually(async () => expect(reads.length).toBeGreaterThan(0), 15_000);
+      await eventually(async () => expect(reads.length).toBeGreaterThan(1), 15_000);
       expect(lag.current()).toBe(2);
+      // The first reading of the group has no rate; the next says it applied nothing since.
+      expect(reads.slice(0, 2)).toEqual([{ lag: 2 }, { lag: 2, appliedPerSecond: 0 }]);
 
       // The reader runs in a process of its own: when it dies (librdkafka may abort it), the lag
       // counts as none, this process goes on, and a new reader takes over.

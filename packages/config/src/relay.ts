@@ -16,7 +16,10 @@ export const relayConfigSchema = Type.Object({
   RELAY_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 999, default: 200 }),
   RELAY_LEASE_MS: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 30_000 }),
   RELAY_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  /** Rows a second one relay publishes of one tenant while other tenants have changes too; 0 turns pacing off. */
+  /**
+   * The most rows a second one relay publishes of one tenant while other tenants have changes
+   * too; below it the pace follows what the consumers apply (docs/relay.md, "Pacing"). 0 turns pacing off.
+   */
   RELAY_TENANT_RATE: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 12_000 }),
   /**
    * Messages the consumer groups of RELAY_LAG_GROUPS may be behind on the events topics before

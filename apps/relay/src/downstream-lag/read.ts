@@ -52,23 +52,63 @@ export function createProgressTracker(stalledAfterMs = STALLED_AFTER_MS, now: ()
   };
 }
 
+/** The applied rate is measured over about this long: a consumer commits a few times a second, and a partition's offset may stand still while it works a round. */
+const APPLIED_OVER_MS = 2_000;
+
+/**
+ * Messages a second a group committed past over its readings of the last `overMs` (or its
+ * first reading, when younger), over the partitions it committed on in both (a partition it
+ * commits on for the first time would count its whole offset). The first reading of a group
+ * has no rate. Over one 500 ms reading the rate swung from 0 to 12,000 while the consumer
+ * applied 5,000–9,000 a second: its commits come in steps.
+ */
+export function createAppliedRate(now: () => number = () => performance.now(), overMs = APPLIED_OVER_MS) {
+  const readings = new Map<string, Array<{ committed: ReadonlyMap<string, bigint>; at: number }>>();
+  return (group: string, committed: ReadonlyMap<string, bigint>): number | undefined => {
+    const at = now();
+    let history = readings.get(group);
+    if (!history) readings.set(group, (history = []));
+    history.push({ committed, at });
+    // The oldest reading kept is the last one at least `overMs` old.
+    while (history.length > 2 && at - history[1]!.at >= overMs) history.shift();
+    const since = history[0]!;
+    if (since.at >= at) return undefined;
+    let applied = 0n;
+    for (const [partition, offset] of committed) {
+      const before = since.committed.get(partition);
+      if (before !== undefined && offset > before) applied += offset - before;
+    }
+    return (Number(applied) * 1000) / (at - since.at);
+  };
+}
+
+/** What the lag reader sends the relay every `READ_EVERY_MS`. */
+export interface DownstreamReading {
+  /** Messages the slowest consuming group is behind. */
+  lag: number;
+  /** Messages a second that group committed past since the last reading; none on its first. */
+  appliedPerSecond?: number;
+}
+
 export interface LagReadsOptions {
   kafka: Kafka;
   groups: readonly string[];
   /** The events topics the relay has published to so far. */
   topics: () => readonly string[];
   logger: Logger;
-  onRead: (lag: number) => void;
+  onRead: (reading: DownstreamReading) => void;
 }
 
 /**
- * Reads the largest lag among the consumer groups that are consuming every `READ_EVERY_MS`,
- * with one admin client; a read that fails reports 0: not knowing must not stop the relay.
+ * Reads the largest lag among the consumer groups that are consuming, and what that group
+ * applies a second, every `READ_EVERY_MS`, with one admin client; a read that fails reports a
+ * lag of 0: not knowing must not stop the relay.
  * Runs in the lag reader's process only (`reader-main.ts`).
  */
 export function startLagReads({ kafka, groups, topics, logger, onRead }: LagReadsOptions) {
   const admin = kafka.admin();
   const progress = createProgressTracker();
+  const appliedRate = createAppliedRate();
   let timer: NodeJS.Timeout | undefined;
   let connected: Promise<void> | undefined;
   let stopped = false;
@@ -83,13 +123,14 @@ export function startLagReads({ kafka, groups, topics, logger, onRead }: LagRead
     });
     await connected;
     const high = new Map((await watermarks(admin, present)).map(({ topic, partition, high: end }) => [partitionKey(topic, partition), end]));
-    let largest = 0;
+    let slowest: DownstreamReading = { lag: 0 };
     for (const group of groups) {
       const offsets = { committed: await committedOffsets(admin, group, present), high };
-      const groupLag = lagOf(offsets);
-      if (progress.consuming(group, offsets, groupLag)) largest = Math.max(largest, groupLag);
+      const lag = lagOf(offsets);
+      const appliedPerSecond = appliedRate(group, offsets.committed);
+      if (progress.consuming(group, offsets, lag) && lag >= slowest.lag) slowest = { lag, appliedPerSecond };
     }
-    onRead(largest);
+    onRead(slowest);
     if (failing) logger.info('the consumer groups lag is read again');
     failing = false;
   }
@@ -99,7 +140,7 @@ export function startLagReads({ kafka, groups, topics, logger, onRead }: LagRead
     timer = setTimeout(() => {
       read()
         .catch((error: unknown) => {
-          onRead(0);
+          onRead({ lag: 0 });
           // Once per outage: a missing ACL would otherwise say so twice a second.
           if (!failing) logger.warn({ err: error, groups }, 'could not read the consumer groups lag; publishing without RELAY_MAX_LAG until it can');
           failing = true;

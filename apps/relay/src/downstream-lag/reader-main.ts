@@ -16,7 +16,7 @@ process.on('message', (message: Partial<LagReaderStart> & { topics?: unknown }) 
   if (message.kafka && message.groups && !reads) {
     const logger = createLogger({ app: 'relay-lag-reader', level: message.logLevel ?? 'info' });
     const kafka = createKafka({ ...message.kafka, clientId: 'tenant-sync-relay-lag', logger });
-    reads = startLagReads({ kafka, groups: message.groups, topics: () => topics, logger, onRead: (lag) => process.send?.({ lag }) });
+    reads = startLagReads({ kafka, groups: message.groups, topics: () => topics, logger, onRead: (reading) => process.send?.(reading) });
   }
 });
 const exit = () => void (reads?.stop() ?? Promise.resolve()).finally(() => process.exit(0));

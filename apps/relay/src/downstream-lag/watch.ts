@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { READ_EVERY_MS, type LagReaderStart } from './read.ts';
+import { READ_EVERY_MS, type DownstreamReading, type LagReaderStart } from './read.ts';
 
 /** The lag reader's entry point. */
 const LAG_READER = fileURLToPath(new URL('./reader-main.ts', import.meta.url));
@@ -19,7 +19,7 @@ export interface DownstreamLagOptions {
   /** The events topics the relay has published to so far. */
   topics: () => readonly string[];
   logger: Logger;
-  onRead?: (lag: number) => void;
+  onRead?: (reading: DownstreamReading) => void;
   logLevel?: string;
 }
 
@@ -45,13 +45,14 @@ export function watchDownstreamLag({ kafka, groups, topics, logger, onRead, logL
     // relay down: with a callback a failed send is reported there, not as an unhandled 'error'.
     child.on('error', (error) => logger.warn({ err: error }, 'the lag reader failed'));
     child.send({ kafka, groups, logLevel } satisfies LagReaderStart, ignoreClosedChannel);
-    child.on('message', (message: { lag?: unknown }) => {
+    child.on('message', (message: { lag?: unknown; appliedPerSecond?: unknown }) => {
       if (typeof message.lag !== 'number') return;
       lag = message.lag;
-      onRead?.(lag);
+      onRead?.({ lag, appliedPerSecond: typeof message.appliedPerSecond === 'number' ? message.appliedPerSecond : undefined });
     });
     child.on('exit', (code, signal) => {
       lag = 0;
+      onRead?.({ lag });
       reader = undefined;
       if (stopped) return;
       logger.warn({ code, signal, restartInMs: RESTART_AFTER_MS }, 'the lag reader stopped; publishing without RELAY_MAX_LAG until it reads again');
