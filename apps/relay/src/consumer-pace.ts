@@ -15,6 +15,13 @@ const RAISE = 0.05;
 /** The pace never falls under this share of the ceiling: a tenant sharing the relay always moves. */
 const FLOOR = 0.05;
 
+export interface ConsumerPaceOptions {
+  /** Rows a second: where the pace starts, and the most it gets (`RELAY_TENANT_RATE`). */
+  ceiling: number;
+  /** The fewest messages behind that count as behind, whatever the consumers' rate. */
+  minBehind: number;
+}
+
 /**
  * The pace of a tenant that shares the relay with others (`createTenantPacer`): just under the
  * rate the consumers apply, read from their lag every 500 ms, never above `ceiling`
@@ -28,7 +35,7 @@ const FLOOR = 0.05;
  * congestion control:
  *
  * - behind: the slowest group's lag is a quarter second or more of what it applied lately
- *   (`createAppliedRate`), and at least `behindAt` messages, and no less than at the last
+ *   (`createAppliedRate`), and at least `minBehind` messages, and no less than at the last
  *   reading. A consumer keeping up is a fifth of a second behind or less: its rounds in
  *   flight and the offsets it commits every 200 ms. The pace drops to 80 % of itself, or to
  *   90 % of what the group applied when that is more. Once the lag falls, the last cut is
@@ -41,7 +48,7 @@ const FLOOR = 0.05;
  * keeps the consumers behind, and the pace learns what they apply before a second tenant
  * arrives.
  */
-export function createConsumerPace({ ceiling, behindAt }: { ceiling: number; behindAt: number }) {
+export function createConsumerPace({ ceiling, minBehind }: ConsumerPaceOptions) {
   const floor = Math.max(1, Math.round(ceiling * FLOOR));
   let rate = ceiling;
   let lastLag = 0;
@@ -52,11 +59,9 @@ export function createConsumerPace({ ceiling, behindAt }: { ceiling: number; beh
       const falling = lag < lastLag;
       lastLag = lag;
       let next = rate;
-      if (lag < Math.max(behindAt, appliedPerSecond * BEHIND_SECONDS)) next = rate + ceiling * RAISE;
+      if (lag < Math.max(minBehind, appliedPerSecond * BEHIND_SECONDS)) next = rate + ceiling * RAISE;
       else if (!falling) next = Math.max(rate * DECREASE, appliedPerSecond * UNDER_APPLIED);
       rate = Math.round(Math.min(ceiling, Math.max(floor, next)));
     },
   };
 }
-
-export type ConsumerPace = ReturnType<typeof createConsumerPace>;

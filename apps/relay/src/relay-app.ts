@@ -53,7 +53,7 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
   const lagGroups = splitList(config.RELAY_LAG_GROUPS);
   // Without the consumers' lag the pace stays at RELAY_TENANT_RATE. Under a tenth of
   // RELAY_MAX_LAG, a lag is too small to say the consumers are behind, whatever their rate.
-  const pace = createConsumerPace({ ceiling: config.RELAY_TENANT_RATE, behindAt: config.RELAY_MAX_LAG / 10 });
+  const pace = createConsumerPace({ ceiling: config.RELAY_TENANT_RATE, minBehind: config.RELAY_MAX_LAG / 10 });
   metrics.tenantPace.set(pace.rate());
   const downstream =
     config.RELAY_MAX_LAG > 0 && lagGroups.length > 0

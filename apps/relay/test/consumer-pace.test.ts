@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createConsumerPace } from '../src/consumer-pace.ts';
 
-const paceOf = () => createConsumerPace({ ceiling: 12_000, behindAt: 2_500 });
+const paceOf = () => createConsumerPace({ ceiling: 12_000, minBehind: 2_500 });
 
 describe('consumer pace', () => {
   it('starts at the ceiling, and drops by a fifth while the consumers are behind and not catching up', () => {
