@@ -52,7 +52,10 @@ export function createProgressTracker(stalledAfterMs = STALLED_AFTER_MS, now: ()
   };
 }
 
-/** The applied rate is measured over about this long: a consumer commits a few times a second, and a partition's offset may stand still while it works a round. */
+/**
+ * The applied rate is measured over about this long: a consumer commits a few times a second,
+ * and a partition's offset may stand still while it works a round.
+ */
 const APPLIED_OVER_MS = 2_000;
 
 /**
@@ -86,7 +89,7 @@ export function createAppliedRate(now: () => number = () => performance.now(), o
 export interface DownstreamReading {
   /** Messages the slowest consuming group is behind. */
   lag: number;
-  /** Messages a second that group committed past since the last reading; none on its first. */
+  /** Messages a second that group committed past over about the last two seconds (`createAppliedRate`); none on its first reading. */
   appliedPerSecond?: number;
 }
 
