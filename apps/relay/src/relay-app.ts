@@ -53,8 +53,8 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
   const lagGroups = splitList(config.RELAY_LAG_GROUPS);
   // Without the consumers' lag the pace stays at RELAY_TENANT_RATE. Under a tenth of
   // RELAY_MAX_LAG, a lag is too small to say the consumers are behind, whatever their rate.
-  const pace = createConsumerPace({ ceiling: config.RELAY_TENANT_RATE, minBehind: config.RELAY_MAX_LAG / 10 });
-  metrics.tenantPace.set(pace.rate());
+  const pace = config.RELAY_TENANT_RATE > 0 ? createConsumerPace({ ceiling: config.RELAY_TENANT_RATE, minBehind: config.RELAY_MAX_LAG / 10 }) : undefined;
+  if (pace) metrics.tenantPace.set(pace.rate());
   const downstream =
     config.RELAY_MAX_LAG > 0 && lagGroups.length > 0
       ? watchDownstreamLag({
@@ -65,6 +65,7 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
           logLevel: config.LOG_LEVEL,
           onRead: (reading) => {
             metrics.downstreamLag.set(reading.lag);
+            if (!pace) return;
             pace.read(reading);
             metrics.tenantPace.set(pace.rate());
           },
@@ -81,7 +82,7 @@ export async function buildRelay(config: RelayConfig, options: { logger?: Logger
     batchSize: config.RELAY_BATCH_SIZE,
     pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
     leaseMs: config.RELAY_LEASE_MS,
-    tenantPace: config.RELAY_TENANT_RATE > 0 ? pace.rate : undefined,
+    tenantPace: pace?.rate,
     downstream: downstream && { lag: downstream.current, maxLag: config.RELAY_MAX_LAG },
   });
 

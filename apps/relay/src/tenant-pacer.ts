@@ -23,7 +23,11 @@ const BURST_SECONDS = 0.05;
  * drains at full speed. The rate may change from one call to the next (`createConsumerPace`).
  */
 export function createTenantPacer(rate: () => number, batchSize: number, now: () => number = () => performance.now()) {
-  const burstOf = (perSecond: number) => Math.max(1, Math.min(batchSize, Math.floor(perSecond * BURST_SECONDS)));
+  /** The rate now, read once per call, and the burst it allows. */
+  function pace(): { perSecond: number; burst: number } {
+    const perSecond = rate();
+    return { perSecond, burst: Math.max(1, Math.min(batchSize, Math.floor(perSecond * BURST_SECONDS))) };
+  }
   const buckets = new Map<string, { tokens: number; at: number }>();
   const lastClaimed = new Map<string, number>();
 
@@ -40,8 +44,7 @@ export function createTenantPacer(rate: () => number, batchSize: number, now: ()
     return lastClaimed.size > 1;
   }
 
-  function tokens(tenant: string, at: number, perSecond: number): number {
-    const burst = burstOf(perSecond);
+  function tokens(tenant: string, at: number, { perSecond, burst }: ReturnType<typeof pace>): number {
     const bucket = buckets.get(tenant);
     if (!bucket) return burst;
     const refilled = Math.min(burst, bucket.tokens + ((at - bucket.at) * perSecond) / 1000);
@@ -55,8 +58,8 @@ export function createTenantPacer(rate: () => number, batchSize: number, now: ()
       const at = now();
       const quota = new Map<string, number>();
       if (!sharing(at)) return quota;
-      const perSecond = rate();
-      for (const tenant of lastClaimed.keys()) quota.set(tenant, Math.max(0, Math.floor(tokens(tenant, at, perSecond))));
+      const current = pace();
+      for (const tenant of lastClaimed.keys()) quota.set(tenant, Math.max(0, Math.floor(tokens(tenant, at, current))));
       return quota;
     },
     /** Counts a claim's rows against their tenants' buckets. */
@@ -65,12 +68,11 @@ export function createTenantPacer(rate: () => number, batchSize: number, now: ()
       const counts = rowsPerTenant(rows);
       counts.forEach((_, tenant) => lastClaimed.set(tenant, at));
       if (!sharing(at)) return;
-      const perSecond = rate();
-      const burst = burstOf(perSecond);
+      const current = pace();
       // A bucket is updated in place, and entries are visited by forEach: a new bucket and a
       // destructured entry per tenant per claim were a fortieth of all the relay allocated.
       counts.forEach((count, tenant) => {
-        const left = Math.max(-burst, tokens(tenant, at, perSecond) - count);
+        const left = Math.max(-current.burst, tokens(tenant, at, current) - count);
         const bucket = buckets.get(tenant);
         if (!bucket) buckets.set(tenant, { tokens: left, at });
         else {
@@ -82,10 +84,9 @@ export function createTenantPacer(rate: () => number, batchSize: number, now: ()
     /** Milliseconds until the first of `tenants` has a full burst again: how long to wait for a paced batch. */
     refillMs(tenants: Iterable<string>): number {
       const at = now();
-      const perSecond = rate();
-      const burst = burstOf(perSecond);
+      const current = pace();
       let wait = Infinity;
-      for (const tenant of tenants) wait = Math.min(wait, ((burst - tokens(tenant, at, perSecond)) * 1000) / perSecond);
+      for (const tenant of tenants) wait = Math.min(wait, ((current.burst - tokens(tenant, at, current)) * 1000) / current.perSecond);
       return Number.isFinite(wait) ? Math.max(0, wait) : 0;
     },
   };
